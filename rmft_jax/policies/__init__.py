@@ -1,0 +1,1 @@
+"""Classical baselines as pure policies."""

@@ -1,0 +1,61 @@
+"""Exact regret curves (paper §2.2), one value per round ``t = 1..T``.
+
+* :func:`pseudo_regret` — stochastic bandits, from the means, not the sampled
+  rewards: ``Σ_{s≤t} (max_a μ_{s,a} − μ_{s,a_s})``. With means that change over
+  time this is the *dynamic* regret against the per-round best arm
+  (:func:`dynamic_regret` is the same function under its own name).
+* :func:`static_regret` — full-information online learning against the best fixed
+  policy in hindsight over each prefix: ``max_{π∈Π} Σ_{s≤t}⟨π, R_s⟩ − Σ_{s≤t}⟨π_s, R_s⟩``.
+  The maximum is exact: ``radius·‖S_t‖₂`` on the ball ``B(0, radius)`` and
+  ``max_i S_{t,i}`` on the simplex, with ``S_t = Σ_{s≤t} R_s``.
+
+All functions are unbatched and jit/vmap-friendly.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from rmft_jax.types import Array
+
+DOMAINS = ("ball", "simplex")
+
+
+def pseudo_regret(means: Array, actions: Array) -> Array:
+    """Cumulative pseudo-regret.
+
+    Args:
+      means: ``(T, K)`` arm means per round, or ``(1, K)`` for a stationary bandit.
+      actions: ``(T,)`` int arm pulled each round.
+    Returns:
+      ``(T,)`` cumulative regret, non-decreasing, at most ``t·max gap``.
+    """
+    means = jnp.broadcast_to(means, (actions.shape[0], means.shape[-1]))
+    chosen = jnp.take_along_axis(means, actions[:, None].astype(jnp.int32), axis=1)[:, 0]
+    return jnp.cumsum(jnp.max(means, axis=1) - chosen)
+
+
+dynamic_regret = pseudo_regret
+
+
+def best_fixed_value(cumulative: Array, domain: str, radius: float = 1.0) -> Array:
+    """``max_{π∈Π} ⟨π, S⟩`` for each row of ``cumulative`` (``(..., d)``)."""
+    if domain == "ball":
+        return radius * jnp.linalg.norm(cumulative, axis=-1)
+    if domain == "simplex":
+        return jnp.max(cumulative, axis=-1)
+    raise ValueError(f"domain: must be one of {', '.join(DOMAINS)} (got {domain!r})")
+
+
+def static_regret(rewards: Array, policies: Array, domain: str, radius: float = 1.0) -> Array:
+    """Cumulative static regret of full-information online learning.
+
+    Args:
+      rewards: ``(T, d)`` reward vectors ``R_t`` (higher is better).
+      policies: ``(T, d)`` the learner's ``π_t ∈ Π``.
+      domain: ``"ball"`` (Env I, radius ``radius``) or ``"simplex"`` (Env II).
+    Returns:
+      ``(T,)`` regret after each round against the best fixed policy for that prefix.
+    """
+    earned = jnp.cumsum(jnp.sum(policies * rewards, axis=-1))
+    return best_fixed_value(jnp.cumsum(rewards, axis=0), domain, radius) - earned
