@@ -1,0 +1,222 @@
+"""``rmft evaluate``: run a baseline (or a trained model) on fresh tasks and report regret and metrics.
+
+Every flag is validated, and the output paths are checked, before any computation;
+bad input is a one-line ``ValueError`` (exit code 2) and writes nothing. The JSON
+schema is documented in ``docs/evaluate.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rmft_jax import _checks
+from rmft_jax.envs.bandit import PRIORS, REWARDS, BanditEnv
+from rmft_jax.envs.nonstationary import DRIFTS, DriftingBanditEnv
+from rmft_jax.envs.online import SEQUENCES, OnlineEnv, check_sequence
+from rmft_jax.types import Environment, Policy
+
+ENVS = ("mab", "fol-ball", "fol-simplex", "nsmab")
+FAMILIES = tuple(s for s in SEQUENCES if s != "custom")
+DEFAULT_POLICY = {"mab": "ucb", "nsmab": "ucb", "fol-ball": "ftrl", "fol-simplex": "hedge"}
+
+# Flags that only make sense for some environments: given elsewhere they are an error,
+# not silently ignored.
+ONLY_FOR = {
+    "arms": ("mab", "nsmab"),
+    "reward": ("mab", "nsmab"),
+    "means": ("mab",),
+    "prior": ("mab",),
+    "drift": ("nsmab",),
+    "dim": ("fol-ball", "fol-simplex"),
+    "family": ("fol-ball", "fol-simplex"),
+    "sequence": ("fol-ball", "fol-simplex"),
+}
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "evaluate",
+        help="evaluate a policy: regret curve with bootstrap CI, exploration metrics, sublinearity tests",
+        description="Evaluate a baseline (or a checkpointed model) on fresh tasks; write a JSON result and a plot.",
+    )
+    p.add_argument("--env", default="mab", choices=ENVS, help="environment (default: mab)")
+    p.add_argument("--arms", type=int, default=None, help="number of arms K >= 2 (bandits; default 5)")
+    p.add_argument("--dim", type=int, default=None, help="dimension d >= 2 (fol; default 3)")
+    p.add_argument("--reward", default=None, choices=REWARDS, help="reward process (bandits; default gaussian)")
+    p.add_argument("--noise", type=float, default=None, help="noise scale >= 0 (default 1.0)")
+    p.add_argument("--means", default=None, help="comma-separated arm means, one per arm (mab; fixes the instance)")
+    p.add_argument("--prior", default=None, choices=PRIORS, help="task prior of the arm means (mab; default uniform)")
+    p.add_argument("--drift", default=None, choices=DRIFTS, help="drift family (nsmab; default piecewise)")
+    p.add_argument(
+        "--family", default=None, choices=FAMILIES, help="reward-vector sequence family (fol; default stochastic)"
+    )
+    p.add_argument("--sequence", default=None, metavar="FILE.npy", help="custom (T, d) reward sequence (fol)")
+    p.add_argument("--horizon", type=int, default=None, help="horizon T >= 1 (default 100, or the --sequence length)")
+    p.add_argument("--runs", type=int, default=100, help="independent runs (fresh tasks) >= 1 (default 100)")
+    p.add_argument(
+        "--policy", default=None, help="baseline name from the registry (default: ucb for bandits, ftrl/hedge for fol)"
+    )
+    p.add_argument("--checkpoint", default=None, metavar="DIR", help="evaluate a trained model from this run directory")
+    p.add_argument("--base", action="store_true", help="with --checkpoint: evaluate the untrained base model of that run")
+    p.add_argument("--seed", type=int, default=0, help="random seed >= 0 (default 0)")
+    p.add_argument("--chunk", type=int, default=None, help="runs per jitted batch (default: all at once)")
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95%% CI (default 1000)")
+    p.add_argument("--out", default=None, metavar="FILE.json", help="write the result here")
+    p.add_argument("--plot", default=None, metavar="FILE.png", help="draw the result here (.png, .pdf or .svg)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing --out / --plot files")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no summary on stdout")
+    p.set_defaults(func=run)
+    return p
+
+
+def parse_means(text: str) -> tuple[float, ...]:
+    """``"0.6,0.4"`` -> ``(0.6, 0.4)``; ``ValueError`` naming ``means`` otherwise."""
+    try:
+        values = tuple(float(x) for x in text.split(","))
+    except ValueError:
+        _checks.fail("means", "comma-separated numbers", text)
+    return _checks.reals("means", values)
+
+
+def load_sequence(path: str) -> np.ndarray:
+    """Read a ``.npy`` reward sequence; ``ValueError`` naming ``sequence`` if unreadable or not numeric."""
+    p = Path(path)
+    if not p.is_file():
+        _checks.fail("sequence", "an existing .npy file", path)
+    try:
+        arr = np.load(p, allow_pickle=False)
+    except Exception as e:  # noqa: BLE001 - any unreadable file is the same user error
+        raise ValueError(f"sequence: must be a readable .npy file ({path!r}: {type(e).__name__})") from None
+    if not isinstance(arr, np.ndarray) or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        _checks.fail("sequence", "a numeric .npy array", f"{path} with dtype {getattr(arr, 'dtype', type(arr))}")
+    if np.iscomplexobj(arr):
+        _checks.fail("sequence", "a real-valued .npy array", f"{path} with dtype {arr.dtype}")
+    return arr
+
+
+def build_env(args: argparse.Namespace) -> Environment:
+    """The environment the flags describe (validated by its constructor)."""
+    for flag, envs in ONLY_FOR.items():
+        if getattr(args, flag) is not None and args.env not in envs:
+            _checks.fail(flag, f"given only with --env {' or '.join(envs)}", getattr(args, flag))
+    common = {}
+    if args.noise is not None:
+        common["noise"] = args.noise
+    if args.env in ("mab", "nsmab"):
+        if args.horizon is not None:
+            common["horizon"] = args.horizon
+        if args.reward is not None:
+            common["reward"] = args.reward
+        means = parse_means(args.means) if args.means is not None else None
+        arms = args.arms if args.arms is not None else (len(means) if means is not None else 5)
+        if means is not None and len(means) != arms:
+            _checks.fail("means", f"a list of exactly --arms = {arms} numbers", args.means)
+        if args.env == "nsmab":
+            return DriftingBanditEnv(arms=arms, drift=args.drift or "piecewise", **common)
+        if means is not None:
+            common["means"] = means
+        if args.prior is not None:
+            common["prior"] = args.prior
+        return BanditEnv(arms=arms, **common)
+    domain = args.env.removeprefix("fol-")
+    if args.sequence is not None:
+        if args.family is not None:
+            _checks.fail("family", "left out when --sequence gives a custom sequence", args.family)
+        arr = check_sequence(load_sequence(args.sequence), args.horizon, args.dim)
+        return OnlineEnv.from_array(arr, domain=domain, **common)
+    return OnlineEnv(
+        dim=3 if args.dim is None else args.dim,
+        horizon=100 if args.horizon is None else args.horizon,
+        domain=domain,
+        sequence=args.family or "stochastic",
+        **common,
+    )
+
+
+def load_checkpoint_policy(path: str, env: Environment, base: bool = False) -> tuple[Policy, Any]:
+    """``(policy, params)`` of the model trained in the run directory ``path`` (or its base model)."""
+    from rmft_jax.training import load_policy_from_checkpoint
+
+    return load_policy_from_checkpoint(path, env, base=base)
+
+
+def check_output(field: str, path: str, overwrite: bool) -> None:
+    """Refuse an existing file (unless ``overwrite``) or a directory, creating nothing."""
+    p = Path(path)
+    if p.is_dir():
+        _checks.fail(field, "a file name, not a directory", path)
+    if p.exists() and not overwrite:
+        _checks.fail(field, "a file that does not exist yet (or give --overwrite)", path)
+    parent = next((q for q in p.absolute().parents if q.exists()), None)
+    if parent is None or not parent.is_dir():
+        _checks.fail(field, "a path whose existing parent is a directory", path)
+
+
+def run(args: argparse.Namespace) -> int:
+    # Validation first: nothing is computed or written until every input is checked.
+    runs = _checks.integer("runs", args.runs, 1)
+    seed = _checks.integer("seed", args.seed, 0)
+    chunk = None if args.chunk is None else _checks.integer("chunk", args.chunk, 1)
+    resamples = _checks.integer("bootstrap", args.bootstrap, 1)
+    env = build_env(args)
+
+    from rmft_jax import plotting, results
+
+    for field in ("out", "plot"):
+        path = getattr(args, field)
+        if path is not None:
+            check_output(field, path, args.overwrite)
+    if args.plot is not None:
+        plotting.check_figure_path(args.plot)
+        if args.out is not None and Path(args.plot).resolve() == Path(args.out).resolve():
+            _checks.fail("plot", "a different file from --out", args.plot)
+
+    if args.checkpoint is not None:
+        if args.policy is not None:
+            _checks.fail("policy", "left out when --checkpoint gives the model", args.policy)
+        policy, params = load_checkpoint_policy(args.checkpoint, env, base=args.base)
+        from rmft_jax.rollout import check_compatible
+
+        check_compatible(env, policy)
+        name = "base" if args.base else "rmft"
+    else:
+        from rmft_jax.policies import make_policy
+
+        name = args.policy or DEFAULT_POLICY[args.env]
+        policy, params = make_policy(name, env), None
+
+    from rmft_jax.evaluation import evaluate_policy
+
+    result = evaluate_policy(
+        env, policy, seed, runs, params, chunk, progress=not args.quiet, name=name, num_resamples=resamples
+    )
+    result["config"].update(
+        env_name=args.env,
+        sequence_file=None if args.sequence is None else str(Path(args.sequence).resolve()),
+        checkpoint=None if args.checkpoint is None else str(Path(args.checkpoint).resolve()),
+    )
+    saved = results.to_jsonable({**result, "versions": results.versions()})
+    if args.out is not None:
+        results.save_json(args.out, saved, overwrite=args.overwrite, field="out")
+    if args.plot is not None:
+        plotting.plot_evaluation(saved, args.plot)
+    if not args.quiet:
+        lo, hi = result["final_regret_ci"]
+        line = (
+            f"{name} on {args.env} (T={env.horizon}, runs={runs}): final regret {result['final_regret_mean']:.4g} "
+            f"[{lo:.4g}, {hi:.4g}], beta_hat={result['beta_hat']:.3g}, p_reg={result['p_reg']:.3g}, "
+            f"p_trend={result['p_trend']:.3g}"
+        )
+        if result["suff_fail_freq"] is not None:
+            line += (
+                f", SuffFailFreq(T/2)={result['suff_fail_freq_half']:.3g}"
+                f", K*MinFrac(T)={result['k_min_frac_final']:.3g}"
+                f", GreedyFrac={result['greedy_frac']:.3g}"
+            )
+        print(line, file=sys.stdout)
+    return 0

@@ -1,0 +1,218 @@
+"""Evaluate any policy (a baseline or a trained model) on fresh tasks: regret and metrics.
+
+:func:`evaluate_policy` draws ``runs`` independent tasks from the environment's
+prior, rolls the policy out once on each through :func:`rmft_jax.rollout.rollout`
+(``vmap`` over runs, in chunks when asked), and summarises the batch with
+:func:`rmft_jax.metrics.summarize`. It returns the result dict of ``rmft evaluate``
+(schema in ``docs/evaluate.md``), ready for :func:`rmft_jax.results.save_json`.
+
+Randomness: the seed gives one key per run (``split(key(seed), runs)``), and run
+``i`` draws its task and its rollout from its own key only. Chunking therefore
+changes how runs are batched, not which tasks and noise they see; the same seed
+gives the same result bit for bit for a given chunk size.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import math
+import sys
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from tqdm.auto import tqdm
+
+from rmft_jax import _checks, metrics
+from rmft_jax.envs.bandit import BanditEnv
+from rmft_jax.envs.nonstationary import DriftingBanditEnv, variation_budget
+from rmft_jax.rollout import check_compatible, rollout
+from rmft_jax.types import Array, Environment, Policy, PyTree, Trajectory
+
+# Runs per chunk when none is given: keep the per-chunk arrays (T·(n + 4) floats per
+# run for a baseline) well under a gigabyte. Models pass their own, smaller chunk.
+_AUTO_CHUNK_BUDGET = 2**26  # float32 elements
+# Show a progress bar without delay only when the caller chunked explicitly;
+# otherwise only if the evaluation takes longer than this (seconds).
+_PROGRESS_DELAY = 3.0
+
+
+@functools.partial(jax.jit, static_argnames=("env", "policy"))
+def _run_chunk(env: Environment, policy: Policy, keys: Array, params: PyTree) -> tuple[Trajectory, Array]:
+    """Roll out one run per key; also return each task's variation budget (0 if stationary)."""
+
+    def one(key):
+        k_task, k_roll = jax.random.split(key)
+        task = env.sample_task(k_task)
+        traj = rollout(env, policy, k_roll, task, params)
+        if isinstance(env, DriftingBanditEnv):
+            vt = variation_budget(task.means)
+        else:
+            vt = jnp.zeros(())
+        return traj, vt
+
+    return jax.vmap(one)(keys)
+
+
+def _jsonable_fields(obj: Any) -> dict[str, Any]:
+    """The dataclass fields of ``obj`` that JSON can hold (others as ``repr``)."""
+    if not dataclasses.is_dataclass(obj):
+        return {}
+    out = {}
+    for f in dataclasses.fields(obj):
+        v = getattr(obj, f.name)
+        if isinstance(v, (bool, int, float, str)) or v is None:
+            out[f.name] = v
+        elif isinstance(v, tuple) and all(isinstance(x, (int, float)) for x in v):
+            out[f.name] = list(v)
+        else:
+            out[f.name] = repr(v)
+    return out
+
+
+def describe_env(env: Environment) -> dict[str, Any]:
+    """The environment's settings for ``config``; a custom sequence by shape and hash, not by value."""
+    out = {"class": type(env).__name__, **_jsonable_fields(env)}
+    data = out.pop("data", None) and getattr(env, "data")
+    if data is not None:
+        arr = np.asarray(data, np.float64)
+        out["data_shape"] = list(arr.shape)
+        out["data_sha256"] = hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest()
+    return out
+
+
+def describe_policy(policy: Policy, name: str | None = None) -> dict[str, Any]:
+    """``{"name", "class", "hyperparameters"}`` of a policy (its static dataclass fields)."""
+    return {
+        "name": name or type(policy).__name__,
+        "class": type(policy).__name__,
+        "hyperparameters": _jsonable_fields(policy),
+    }
+
+
+def _default_chunk(env: Environment, runs: int) -> int:
+    per_run = env.horizon * (env.num_actions + 4)
+    return max(1, min(runs, _AUTO_CHUNK_BUDGET // per_run))
+
+
+def _instance_gap(env: Environment) -> tuple[float | None, float]:
+    """``(Δ, center)`` for the MedianReward rescaling: only for a fixed bandit instance."""
+    if isinstance(env, BanditEnv) and env.prior == "fixed":
+        lo, hi = min(env.means), max(env.means)
+        if hi > lo:
+            return hi - lo, (hi + lo) / 2.0
+    return None, 0.5
+
+
+def evaluate_policy(
+    env: Environment,
+    policy: Policy,
+    seed: int | Array,
+    runs: int,
+    params: PyTree = None,
+    chunk: int | None = None,
+    progress: bool = True,
+    *,
+    name: str | None = None,
+    num_resamples: int = 1000,
+    level: float = 0.95,
+    t_min: int | None = None,
+    unplayed: str = "ignore",
+) -> dict[str, Any]:
+    """Run ``policy`` on ``runs`` fresh tasks of ``env`` and compute every metric.
+
+    Args:
+      env: any :class:`~rmft_jax.types.Environment`.
+      policy: any compatible :class:`~rmft_jax.types.Policy` (baseline or model).
+      seed: an int seed or a JAX key.
+      runs: number of independent runs ``N >= 1`` (one fresh task each).
+      params: the policy's traced parameters (a model's weights), or ``None``.
+      chunk: runs per jitted batch (``None``: all at once unless memory says
+        otherwise). Chunked evaluation shows a tqdm progress bar on stderr.
+      progress: allow the progress bar.
+      name: the policy's name for ``config`` (e.g. its registry name).
+      num_resamples, level: of the bootstrap CI of the mean regret.
+      t_min: burn-in of the growth-exponent fit (``None``: ``max(2, T // 10)``).
+      unplayed: GreedyFrac's convention (see :func:`rmft_jax.metrics.greedy_frac`).
+    Returns:
+      the result dict: ``config`` plus the keys of
+      :func:`rmft_jax.metrics.summarize`, ``variation_budget`` (mean over runs;
+      ``None`` unless the env drifts), ``variation_budget_runs`` and
+      ``wall_time_s``. Arrays are NumPy; pass to ``results.save_json`` as is.
+    """
+    runs = _checks.integer("runs", runs, 1)
+    if chunk is not None:
+        chunk = _checks.integer("chunk", chunk, 1)
+    check_compatible(env, policy)
+    start = time.perf_counter()
+    explicit_chunk = chunk is not None
+    chunk = min(chunk or _default_chunk(env, runs), runs)
+    root = jax.random.key(seed) if isinstance(seed, (int, np.integer)) else seed
+    k_runs, k_boot = jax.random.split(root)
+    keys = jax.random.split(k_runs, runs)
+    n_chunks = math.ceil(runs / chunk)
+    pieces = []
+    bar = tqdm(
+        total=runs,
+        unit="run",
+        desc="evaluate",
+        file=sys.stderr,
+        disable=not progress or n_chunks == 1,
+        delay=0.0 if explicit_chunk else _PROGRESS_DELAY,
+        leave=False,
+    )
+    with bar:
+        for i in range(n_chunks):
+            ks = keys[i * chunk : (i + 1) * chunk]
+            n = ks.shape[0]
+            if n < chunk:  # pad the last chunk so every chunk has one shape: one compilation
+                ks = jnp.concatenate([ks, jnp.broadcast_to(ks[-1:], (chunk - n,))])
+            out = _run_chunk(env, policy, ks, params)
+            pieces.append(jax.tree.map(lambda x, n=n: np.asarray(x[:n]), out))
+            bar.update(n)
+    traj, vt = jax.tree.map(lambda *xs: np.concatenate(xs, axis=0), *pieces)
+    delta, center = _instance_gap(env)
+    result: dict[str, Any] = {
+        "config": {
+            "env": describe_env(env),
+            "policy": describe_policy(policy, name),
+            "horizon": env.horizon,
+            "num_actions": env.num_actions,
+            "feedback": env.feedback,
+            "runs": runs,
+            "seed": int(seed) if isinstance(seed, (int, np.integer)) else None,
+            "chunk": chunk,
+            "bootstrap_resamples": num_resamples,
+            "ci_level": level,
+            "growth_t_min": metrics.default_t_min(env.horizon) if t_min is None else t_min,
+            "greedy_unplayed": unplayed,
+            "median_reward_delta": delta,
+            "median_reward_center": center if delta is not None else None,
+        }
+    }
+    result.update(
+        metrics.summarize(
+            traj,
+            env.feedback,
+            env.num_actions,
+            key=k_boot,
+            num_resamples=num_resamples,
+            level=level,
+            t_min=t_min,
+            delta=delta,
+            center=center,
+            unplayed=unplayed,
+        )
+    )
+    drifting = isinstance(env, DriftingBanditEnv)
+    result["variation_budget"] = float(np.mean(vt)) if drifting else None
+    result["variation_budget_runs"] = np.asarray(vt, np.float64) if drifting else None
+    result["wall_time_s"] = time.perf_counter() - start
+    return result
+
+
+__all__ = ["describe_env", "describe_policy", "evaluate_policy"]
