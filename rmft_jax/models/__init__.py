@@ -1,0 +1,47 @@
+"""Models: the numerical-I/O causal Transformer and its policies (Flax NNX, used functionally)."""
+
+from rmft_jax.models.policy import (
+    BanditPrefixPolicy,
+    BanditTransformerPolicy,
+    DecodeState,
+    OnlineTransformerPolicy,
+    bandit_log_probs,
+    bandit_nll,
+    online_outputs,
+    online_policy_loss,
+)
+from rmft_jax.models.transformer import (
+    KVCache,
+    Transformer,
+    TransformerConfig,
+    apply,
+    bandit_tokens,
+    decode,
+    graphdef_for,
+    init_cache,
+    init_model,
+    map_to_domain,
+    online_tokens,
+)
+
+__all__ = [
+    "BanditPrefixPolicy",
+    "BanditTransformerPolicy",
+    "DecodeState",
+    "KVCache",
+    "OnlineTransformerPolicy",
+    "Transformer",
+    "TransformerConfig",
+    "apply",
+    "bandit_log_probs",
+    "bandit_nll",
+    "bandit_tokens",
+    "decode",
+    "graphdef_for",
+    "init_cache",
+    "init_model",
+    "map_to_domain",
+    "online_outputs",
+    "online_policy_loss",
+    "online_tokens",
+]

@@ -1,0 +1,283 @@
+"""The Transformer as a :class:`rmft_jax.types.Policy`, and the matching SFT objectives.
+
+Rollouts (``rmft_jax.rollout``) drive the model one token per round through its
+key/value cache, so a rollout of ``T`` rounds costs ``T`` decode steps:
+
+    init:    decode(start token, pos 0)              -> out_1
+    round t: act from out_t (+ the policy's bulk noise)
+             update: decode(token(a_t, feedback_t), pos t) -> out_{t+1}
+
+The policies are frozen, hashable dataclasses (valid static ``jit`` arguments: the
+``nnx.GraphDef`` hashes and compares by value); the weights travel as ``params``
+(the ``nnx.State`` from :func:`rmft_jax.models.transformer.init_model`).
+
+Sampling and the SFT objectives are consistent by construction:
+
+* bandit: ``act`` draws ``argmax(logits/τ + Gumbel)``, i.e. a sample of
+  ``softmax(logits/τ)``; :func:`bandit_log_probs` returns ``log_softmax(logits/τ)``
+  of the teacher-forced pass, and :func:`bandit_nll` its mean negative
+  log-likelihood on the played arms. ``τ = 0`` is greedy ``argmax(logits)``.
+* online: ``act`` plays ``map_Π(y_t + σ ε_t)``; :func:`online_outputs` returns the
+  noise-free ``map_Π(y_t)`` of the teacher-forced pass (what ``act`` plays at
+  ``σ = 0``), and :func:`online_policy_loss` compares it with the played policies.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+import jax
+import jax.numpy as jnp
+from flax import nnx, struct
+
+from rmft_jax import _checks
+from rmft_jax.models import transformer as tfm
+from rmft_jax.models.transformer import KVCache, TransformerConfig
+from rmft_jax.types import BANDIT, FULL, Array, Policy, PyTree
+
+
+@struct.dataclass
+class DecodeState:
+    """Policy state between rounds.
+
+    Attributes:
+      cache: the key/value cache (per layer ``(heads, horizon, head_dim)``).
+      pos: ``()`` int32, position of the last token written.
+      out: ``(actions,)`` the model output for the coming round (logits or ``y_t``).
+    """
+
+    cache: KVCache
+    pos: Array
+    out: Array
+
+
+class _TransformerPolicy(Policy):
+    """Shared plumbing: validation, the start token, one decode step per update."""
+
+    cfg: TransformerConfig
+    graphdef: nnx.GraphDef | None
+    horizon: int | None
+
+    task: ClassVar[str]
+
+    def _validate(self):
+        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
+        if not isinstance(self.cfg, TransformerConfig):
+            _checks.fail("cfg", "a TransformerConfig", type(self.cfg).__name__)
+        if self.cfg.task != self.task:
+            _checks.fail("cfg.task", f"'{self.task}' for {type(self).__name__}", self.cfg.task)
+        if self.graphdef is None:
+            set_("graphdef", tfm.graphdef_for(self.cfg))
+        horizon = self.cfg.max_horizon if self.horizon is None else _checks.integer("horizon", self.horizon, 1)
+        self.cfg.check_horizon(horizon)
+        set_("horizon", horizon)
+
+    def _check_rollout(self, horizon: int) -> None:
+        # Runs while tracing: a too-long rollout fails before any compilation.
+        self.cfg.check_horizon(horizon)
+        if horizon > self.horizon:
+            _checks.fail("horizon", f"<= the policy's cache horizon = {self.horizon}", horizon)
+
+    def _token(self, action: Array, feedback: Array) -> Array:
+        raise NotImplementedError
+
+    def init(self, params: PyTree) -> DecodeState:
+        cache = tfm.init_cache(self.cfg, self.horizon)
+        pos = jnp.zeros((), jnp.int32)
+        out, cache = tfm.decode(self.graphdef, params, cache, tfm.start_token(self.cfg.token_dim), pos)
+        return DecodeState(cache, pos, out)
+
+    def update(self, params: PyTree, state: DecodeState, action: Array, feedback: Array) -> DecodeState:
+        # After the last round pos + 1 == horizon: dynamic_update_slice clamps the
+        # write to the last slot and the output is never used, so no branch is needed.
+        pos = state.pos + 1
+        out, cache = tfm.decode(self.graphdef, params, state.cache, self._token(action, feedback), pos)
+        return DecodeState(cache, pos, out)
+
+
+@dataclasses.dataclass(frozen=True)
+class BanditTransformerPolicy(_TransformerPolicy):
+    """The Transformer as a K-armed bandit policy (bandit feedback).
+
+    Attributes:
+      cfg: a ``task='bandit'`` :class:`TransformerConfig`.
+      graphdef: the model's graphdef (default: built from ``cfg``).
+      horizon: cache length, the longest rollout this policy serves (default
+        ``cfg.max_horizon``; set it to the rollout horizon, since every decode step
+        attends over the whole static cache).
+      temperature: sampling temperature ``τ >= 0``; ``0`` is greedy.
+    """
+
+    feedback: ClassVar[str] = BANDIT
+    task: ClassVar[str] = "bandit"
+
+    cfg: TransformerConfig
+    graphdef: nnx.GraphDef | None = None
+    horizon: int | None = None
+    temperature: float = 1.0
+
+    def __post_init__(self):
+        self._validate()
+        object.__setattr__(self, "temperature", _checks.real("temperature", self.temperature, low=0.0))
+
+    @property
+    def arms(self) -> int:
+        return self.cfg.actions
+
+    def noise(self, key: Array, horizon: int) -> Array:
+        """Standard Gumbel noise ``(T, K)`` (``(T, 0)`` when greedy)."""
+        self._check_rollout(horizon)
+        if self.temperature == 0.0:
+            return jnp.zeros((horizon, 0))
+        return jax.random.gumbel(key, (horizon, self.arms))
+
+    def act(self, params: PyTree, state: DecodeState, noise: Array) -> Array:
+        if self.temperature == 0.0:
+            return jnp.argmax(state.out).astype(jnp.int32)
+        return jnp.argmax(state.out / self.temperature + noise).astype(jnp.int32)
+
+    def _token(self, action: Array, feedback: Array) -> Array:
+        return tfm.bandit_token(action, feedback, self.arms)
+
+
+@dataclasses.dataclass(frozen=True)
+class OnlineTransformerPolicy(_TransformerPolicy):
+    """The Transformer as a full-information online learner over ``Π``.
+
+    Attributes:
+      cfg: a ``task='online'`` :class:`TransformerConfig` (its ``domain``, ``radius``
+        define ``Π``).
+      graphdef, horizon: as for :class:`BanditTransformerPolicy`.
+      explore_std: ``σ >= 0`` of the Gaussian exploration added to ``y_t`` before
+        the map onto ``Π`` during rollouts; ``0`` is deterministic.
+    """
+
+    feedback: ClassVar[str] = FULL
+    task: ClassVar[str] = "online"
+
+    cfg: TransformerConfig
+    graphdef: nnx.GraphDef | None = None
+    horizon: int | None = None
+    explore_std: float = 0.1
+
+    def __post_init__(self):
+        self._validate()
+        object.__setattr__(self, "explore_std", _checks.real("explore_std", self.explore_std, low=0.0))
+
+    @property
+    def dim(self) -> int:
+        return self.cfg.actions
+
+    # Read by rollout.check_compatible: Π must be the environment's Π.
+    @property
+    def domain(self) -> str:
+        return self.cfg.domain
+
+    @property
+    def radius(self) -> float:
+        return self.cfg.radius
+
+    def noise(self, key: Array, horizon: int) -> Array:
+        """Standard normal noise ``(T, d)`` (``(T, 0)`` when deterministic)."""
+        self._check_rollout(horizon)
+        if self.explore_std == 0.0:
+            return jnp.zeros((horizon, 0))
+        return jax.random.normal(key, (horizon, self.dim))
+
+    def act(self, params: PyTree, state: DecodeState, noise: Array) -> Array:
+        y = state.out if self.explore_std == 0.0 else state.out + self.explore_std * noise
+        return tfm.map_to_domain(y, self.cfg.domain, self.cfg.radius)
+
+    def _token(self, action: Array, feedback: Array) -> Array:
+        return tfm.online_token(feedback)
+
+
+@struct.dataclass
+class PrefixState:
+    """State of :class:`BanditPrefixPolicy`: the token history ``(horizon, token_dim)``."""
+
+    tokens: Array
+    pos: Array
+    out: Array
+
+
+@dataclasses.dataclass(frozen=True)
+class BanditPrefixPolicy(BanditTransformerPolicy):
+    """Reference/benchmark only: the same policy recomputing the full prefix each round.
+
+    Keeps the (zero-padded) token history and runs the full causal pass over all
+    ``horizon`` slots at every round, reading row ``pos``; causal masking makes the
+    padding irrelevant, so it samples exactly what :class:`BanditTransformerPolicy`
+    samples, at ``O(T)`` full passes per rollout instead of ``O(T)`` token steps.
+    """
+
+    def init(self, params: PyTree) -> PrefixState:
+        tokens = jnp.zeros((self.horizon, self.cfg.token_dim)).at[0].set(tfm.start_token(self.cfg.token_dim))
+        pos = jnp.zeros((), jnp.int32)
+        return PrefixState(tokens, pos, tfm.apply(self.graphdef, params, tokens)[0])
+
+    def update(self, params: PyTree, state: PrefixState, action: Array, feedback: Array) -> PrefixState:
+        pos = jnp.minimum(state.pos + 1, self.horizon - 1)
+        tokens = jax.lax.dynamic_update_slice(state.tokens, self._token(action, feedback)[None], (pos, 0))
+        out = jax.lax.dynamic_index_in_dim(tfm.apply(self.graphdef, params, tokens), pos, keepdims=False)
+        return PrefixState(tokens, pos, out)
+
+
+# --- SFT objectives (unbatched; vmap over trajectories) ------------------------------
+
+
+def bandit_log_probs(graphdef: nnx.GraphDef, params: PyTree, actions: Array, rewards: Array, temperature: float = 1.0) -> Array:
+    """Log-probabilities of the sampling policy at every round, teacher-forced.
+
+    Args:
+      graphdef, params: the model (``task='bandit'``).
+      actions: ``(T,)`` int arms played; rewards: ``(T,)`` rewards earned.
+      temperature: ``τ > 0`` of the sampling policy.
+    Returns:
+      ``(T, K)`` ``log_softmax(logits_t / τ)``, with ``logits_t`` the model output
+      after reading rounds ``1..t-1``: the distribution ``act`` samples round ``t`` from.
+    """
+    if temperature <= 0:
+        _checks.fail("temperature", "> 0 for log-probabilities (0 is greedy, no density)", temperature)
+    model = nnx.merge(graphdef, params)
+    logits = model(tfm.bandit_tokens(actions, rewards, model.cfg.actions))
+    return jax.nn.log_softmax(logits / temperature, axis=-1)
+
+
+def bandit_nll(graphdef: nnx.GraphDef, params: PyTree, actions: Array, rewards: Array, temperature: float = 1.0) -> Array:
+    """Teacher-forced cross-entropy on the played arms: mean over rounds of
+    ``−log π_θ(a_t | history_{t−1})``, a scalar (the bandit SFT loss)."""
+    logp = bandit_log_probs(graphdef, params, actions, rewards, temperature)
+    return -jnp.mean(jnp.take_along_axis(logp, actions[:, None].astype(jnp.int32), axis=1))
+
+
+def online_outputs(graphdef: nnx.GraphDef, params: PyTree, rewards: Array) -> Array:
+    """The noise-free policy ``map_Π(y_t)`` at every round, teacher-forced.
+
+    Args:
+      rewards: ``(T, d)`` the reward vectors ``R_1..R_T`` of a trajectory.
+    Returns:
+      ``(T, d)`` points of ``Π``: what ``OnlineTransformerPolicy.act`` plays at
+      ``explore_std = 0`` on that reward history.
+    """
+    model = nnx.merge(graphdef, params)
+    y = model(tfm.online_tokens(rewards))
+    return tfm.map_to_domain(y, model.cfg.domain, model.cfg.radius)
+
+
+def online_policy_loss(pred: Array, target: Array, domain: str) -> Array:
+    """The online-learning SFT loss between predicted and played policies, a scalar.
+
+    Args:
+      pred: ``(T, d)`` the model's ``map_Π(y_t)`` (:func:`online_outputs`).
+      target: ``(T, d)`` the policies of a kept trajectory.
+      domain: ``"ball"``: mean over rounds of the squared error ``‖pred − target‖²``;
+        ``"simplex"``: mean over rounds of the cross-entropy
+        ``H(target, pred) = −Σ_i target_i log pred_i`` (with ``pred = softmax(y)``).
+    """
+    _checks.choice("domain", domain, tfm.DOMAINS)
+    if domain == "ball":
+        return jnp.mean(jnp.sum((pred - target) ** 2, axis=-1))
+    # The floor keeps log finite if softmax underflows; it never binds for |y| < 80.
+    return -jnp.mean(jnp.sum(target * jnp.log(jnp.maximum(pred, 1e-30)), axis=-1))

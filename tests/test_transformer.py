@@ -1,0 +1,289 @@
+"""The numerical Transformer, its policies and SFT objectives (rmft_jax.models)."""
+
+from __future__ import annotations
+
+import importlib.util
+import pathlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from flax import nnx
+
+from rmft_jax import rollout
+from rmft_jax.envs.bandit import BanditEnv
+from rmft_jax.envs.online import OnlineEnv
+from rmft_jax.models import (
+    BanditPrefixPolicy,
+    BanditTransformerPolicy,
+    OnlineTransformerPolicy,
+    TransformerConfig,
+    apply,
+    bandit_log_probs,
+    bandit_nll,
+    bandit_tokens,
+    decode,
+    init_cache,
+    init_model,
+    online_outputs,
+    online_policy_loss,
+    online_tokens,
+)
+
+SMALL = dict(layers=1, heads=2, width=16, mlp_ratio=2)
+
+
+def small_cfg(task="bandit", layers=1, **kw):
+    return TransformerConfig(task=task, actions=kw.pop("actions", 4 if task == "bandit" else 3), **{**SMALL, "layers": layers, **kw})
+
+
+def scan_decode(graphdef, params, tokens):
+    """Incremental decoding of a whole token sequence, one token per step."""
+    T = tokens.shape[0]
+    cfg = nnx.merge(graphdef, params).cfg
+
+    def step(cache, xs):
+        tok, pos = xs
+        out, cache = decode(graphdef, params, cache, tok, pos)
+        return cache, out
+
+    return jax.lax.scan(step, init_cache(cfg, T), (tokens, jnp.arange(T)))[1]
+
+
+def build(cfg, seed=0):
+    return init_model(cfg, jax.random.key(seed))
+
+
+# --- the network -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("task", ["bandit", "online"])
+@pytest.mark.parametrize("layers", [1, 2])
+def test_incremental_decode_equals_full_pass(task, layers):
+    cfg = small_cfg(task, layers)
+    g, p = build(cfg)
+    T, k1, k2 = 12, jax.random.key(1), jax.random.key(2)
+    if task == "bandit":
+        tokens = bandit_tokens(jax.random.randint(k1, (T,), 0, cfg.actions), jax.random.normal(k2, (T,)), cfg.actions)
+    else:
+        tokens = online_tokens(jax.random.normal(k1, (T, cfg.actions)))
+    assert tokens.shape == (T, cfg.token_dim)
+    full = jax.jit(apply, static_argnums=0)(g, p, tokens)
+    inc = jax.jit(scan_decode, static_argnums=0)(g, p, tokens)
+    assert full.shape == inc.shape == (T, cfg.actions)
+    np.testing.assert_allclose(inc, full, atol=1e-5, rtol=1e-5)
+
+
+def test_tokens_layout():
+    toks = bandit_tokens(jnp.array([2, 0, 1]), jnp.array([0.5, -1.0, 3.0]), 3)
+    np.testing.assert_array_equal(toks, [[0, 0, 0, 0, 1], [0, 0, 1, 0.5, 0], [1, 0, 0, -1.0, 0]])
+    otoks = online_tokens(jnp.array([[1.0, 2.0], [3.0, 4.0]]))
+    np.testing.assert_array_equal(otoks, [[0, 0, 1], [1, 2, 0]])
+
+
+def test_graphdef_is_a_valid_static_argument():
+    cfg = small_cfg()
+    g1, _ = init_model(cfg, jax.random.key(0))
+    g2, _ = init_model(cfg, jax.random.key(1))
+    assert g1 == g2 and hash(g1) == hash(g2)
+    a, b = BanditTransformerPolicy(cfg, g1, horizon=8), BanditTransformerPolicy(cfg, horizon=8)
+    assert a == b and hash(a) == hash(b)
+
+
+# --- policies through the rollout engine ------------------------------------------------
+
+
+def test_greedy_rollout_is_argmax_of_teacher_forced_log_probs():
+    cfg = small_cfg(layers=2)
+    g, p = build(cfg)
+    env = BanditEnv(arms=cfg.actions, horizon=16)
+    pol = BanditTransformerPolicy(cfg, g, horizon=16, temperature=0.0)
+    tasks = rollout.sample_tasks(env, jax.random.key(4), 3)
+    tt = rollout.rollout_tasks(env, pol, jax.random.key(5), tasks, 3, p)
+    logp = jax.vmap(jax.vmap(lambda a, r: bandit_log_probs(g, p, a, r)))(tt.actions, tt.rewards)
+    np.testing.assert_array_equal(jnp.argmax(logp, -1), tt.actions)
+
+
+def test_sampled_actions_are_gumbel_argmax_of_log_probs():
+    """act samples from exactly softmax(logits/τ): with the policy's own Gumbel noise,
+    the teacher-forced log-probs reproduce every sampled action."""
+    cfg = small_cfg()
+    g, p = build(cfg)
+    env = BanditEnv(arms=cfg.actions, horizon=20)
+    pol = BanditTransformerPolicy(cfg, g, horizon=20, temperature=0.7)
+    episode = env.realize(jax.random.key(6), env.sample_task(jax.random.key(7)))
+    k_pol = jax.random.key(8)
+    traj = jax.jit(rollout.rollout_episode, static_argnums=(0, 1))(env, pol, episode, k_pol, p)
+    gumbel = pol.noise(k_pol, env.horizon)
+    logp = bandit_log_probs(g, p, traj.actions, traj.rewards, temperature=0.7)
+    np.testing.assert_array_equal(jnp.argmax(logp + gumbel, -1), traj.actions)
+    nll = bandit_nll(g, p, traj.actions, traj.rewards, 0.7)
+    np.testing.assert_allclose(nll, -jnp.mean(logp[jnp.arange(20), traj.actions]), rtol=1e-6)
+
+
+def test_prefix_recompute_policy_matches_decoding():
+    cfg = small_cfg()
+    g, p = build(cfg)
+    env = BanditEnv(arms=cfg.actions, horizon=10)
+    key = jax.random.key(9)
+    a = rollout.run(env, BanditTransformerPolicy(cfg, g, horizon=10), key, 4, p)
+    b = rollout.run(env, BanditPrefixPolicy(cfg, g, horizon=10), key, 4, p)
+    np.testing.assert_array_equal(a.actions, b.actions)
+
+
+@pytest.mark.parametrize("domain", ["ball", "simplex"])
+def test_online_policy_lands_in_domain_and_matches_outputs(domain):
+    cfg = small_cfg("online", domain=domain, radius=0.5)
+    g, p = build(cfg)
+    # Large weights push y_t far outside Π, so the projection is exercised.
+    p = jax.tree.map(lambda x: 10.0 * x, p)
+    env = OnlineEnv(dim=3, horizon=12, domain=domain, radius=0.5)
+    traj = rollout.run(env, OnlineTransformerPolicy(cfg, g, horizon=12, explore_std=1.0), jax.random.key(10), 16, p)
+    pi = traj.actions
+    assert pi.shape == (16, 12, 3)
+    if domain == "ball":
+        assert float(jnp.max(jnp.linalg.norm(pi, axis=-1))) <= 0.5 + 1e-5
+    else:
+        assert float(jnp.min(pi)) >= 0.0
+        np.testing.assert_allclose(jnp.sum(pi, -1), 1.0, atol=1e-5)
+    # explore_std = 0: the rollout plays the teacher-forced mean policy.
+    pol0 = OnlineTransformerPolicy(cfg, g, horizon=12, explore_std=0.0)
+    episode = env.realize(jax.random.key(11), env.sample_task(jax.random.key(12)))
+    tr = jax.jit(rollout.rollout_episode, static_argnums=(0, 1))(env, pol0, episode, jax.random.key(13), p)
+    np.testing.assert_allclose(tr.actions, online_outputs(g, p, episode.xi), atol=1e-5)
+
+
+def test_online_policy_loss():
+    pred = jnp.array([[0.5, 0.5], [1.0, 0.0]])
+    target = jnp.array([[1.0, 0.0], [1.0, 0.0]])
+    np.testing.assert_allclose(online_policy_loss(pred, target, "ball"), 0.25)
+    np.testing.assert_allclose(online_policy_loss(pred, target, "simplex"), np.log(2) / 2, rtol=1e-6)
+    with pytest.raises(ValueError, match="^domain: must be one of"):
+        online_policy_loss(pred, target, "cube")
+
+
+def test_horizon_generalisation_trained_at_25_runs_at_100_and_400():
+    cfg = small_cfg(max_horizon=400)
+    g, p = build(cfg)
+    env25 = BanditEnv(arms=cfg.actions, horizon=25, noise=0.1)
+    traj = rollout.run(env25, BanditTransformerPolicy(cfg, g, horizon=25), jax.random.key(14), 16, p)
+
+    # A few SFT steps at T = 25 (a model "trained at 25").
+    opt = optax.adam(1e-2)
+
+    @jax.jit
+    def sft(p, s):
+        loss, grad = jax.value_and_grad(
+            lambda p: jnp.mean(jax.vmap(lambda a, r: bandit_nll(g, p, a, r))(traj.actions, traj.rewards))
+        )(p)
+        upd, s = opt.update(grad, s, p)
+        return optax.apply_updates(p, upd), s, loss
+
+    s = opt.init(p)
+    for _ in range(3):
+        p, s, loss = sft(p, s)
+    assert np.isfinite(loss)
+    for T in (100, 400):
+        env = BanditEnv(arms=cfg.actions, horizon=T, noise=0.1)
+        tr = rollout.run(env, BanditTransformerPolicy(cfg, g, horizon=T), jax.random.key(T), 2, p)
+        assert tr.actions.shape == (2, T)
+        assert int(tr.actions.min()) >= 0 and int(tr.actions.max()) < cfg.actions
+        assert bool(jnp.all(jnp.isfinite(tr.regret)))
+    # The cache is exact at the longest horizon too.
+    toks = bandit_tokens(tr.actions[0], tr.rewards[0], cfg.actions)
+    full = jax.jit(apply, static_argnums=0)(g, p, toks)
+    np.testing.assert_allclose(jax.jit(scan_decode, static_argnums=0)(g, p, toks), full, atol=1e-4, rtol=1e-4)
+
+
+def test_second_run_with_new_params_does_not_recompile():
+    cfg = small_cfg()
+    g, p = build(cfg)
+    _, p2 = init_model(cfg, jax.random.key(99))
+    env = BanditEnv(arms=cfg.actions, horizon=6)
+    pol = BanditTransformerPolicy(cfg, g, horizon=6)
+    rollout.run(env, pol, jax.random.key(0), 3, p)
+    before = rollout.run._cache_size()
+    # A policy rebuilt from cfg (a fresh graphdef) is the same static argument.
+    rollout.run(env, BanditTransformerPolicy(cfg, horizon=6), jax.random.key(1), 3, p2)
+    assert rollout.run._cache_size() == before
+
+
+# --- bad input ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(width=10, heads=3), "^heads: must be a divisor of width = 10"),
+        (dict(task="text"), "^task: must be one of bandit, online"),
+        (dict(domain="cube"), "^domain: must be one of ball, simplex"),
+        (dict(actions=1), "^actions: must be an integer >= 2"),
+        (dict(layers=0), "^layers: must be an integer >= 1"),
+        (dict(radius=0.0), "^radius: must be a number > 0"),
+    ],
+)
+def test_config_errors(kw, match):
+    with pytest.raises(ValueError, match=match):
+        TransformerConfig(**kw)
+
+
+def test_horizon_errors():
+    cfg = small_cfg(max_horizon=30)
+    g, p = build(cfg)
+    with pytest.raises(ValueError, match="^horizon: must be <= max_horizon = 30"):
+        BanditTransformerPolicy(cfg, g, horizon=31)
+    with pytest.raises(ValueError, match="^horizon: must be <= max_horizon = 30"):
+        apply(g, p, jnp.zeros((31, cfg.token_dim)))
+    with pytest.raises(ValueError, match="^horizon: must be <= max_horizon = 30"):
+        init_cache(cfg, 40)
+    # An environment longer than the policy's cache fails before compiling.
+    with pytest.raises(ValueError, match="^horizon: must be <= the policy's cache horizon = 20"):
+        rollout.run(BanditEnv(arms=cfg.actions, horizon=25), BanditTransformerPolicy(cfg, g, horizon=20), jax.random.key(0), 2, p)
+    with pytest.raises(ValueError, match="^cfg.task: must be 'online'"):
+        OnlineTransformerPolicy(cfg, g)
+    with pytest.raises(ValueError, match="^temperature: must be a number >= 0"):
+        BanditTransformerPolicy(cfg, g, temperature=-1.0)
+    with pytest.raises(ValueError, match=r"^tokens: must be an array of shape \(T, 6\)"):
+        apply(g, p, jnp.zeros((5, 3)))
+    with pytest.raises(ValueError, match="policy: must be built for 5 actions"):
+        rollout.check_compatible(BanditEnv(arms=5), BanditTransformerPolicy(cfg, g, horizon=8))
+    online = OnlineTransformerPolicy(small_cfg("online", domain="ball"), horizon=8)
+    with pytest.raises(ValueError, match="^policy: must act on the simplex"):
+        rollout.check_compatible(OnlineEnv(dim=3, domain="simplex"), online)
+
+
+# --- the NumPy reference of the benchmark ----------------------------------------------
+
+
+def _numpy_reference():
+    path = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "numpy_transformer.py"
+    spec = importlib.util.spec_from_file_location("numpy_transformer", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_numpy_reference_matches_jax():
+    npt = _numpy_reference()
+    cfg = small_cfg(layers=2)
+    g, p = build(cfg)
+    P = npt.numpy_params(p)
+    env = BanditEnv(arms=cfg.actions, horizon=15, noise=1.0)
+    B, T = 4, env.horizon
+    tasks = rollout.sample_tasks(env, jax.random.key(20), B)
+    episodes = jax.vmap(env.realize)(jax.random.split(jax.random.key(21), B), tasks)
+    pol = BanditTransformerPolicy(cfg, g, horizon=T, temperature=0.0)
+    traj = jax.jit(jax.vmap(rollout.rollout_episode, (None, None, 0, None, None)), static_argnums=(0, 1))(
+        env, pol, episodes, jax.random.key(0), p
+    )
+    means, xi = np.asarray(episodes.means[:, 0]), np.asarray(episodes.xi[..., 0])
+    actions, rewards = npt.bandit_rollouts(P, cfg, means, xi, None)
+    np.testing.assert_array_equal(actions, traj.actions)
+    np.testing.assert_allclose(rewards, traj.rewards, atol=1e-5)
+    # And the outputs themselves, step by step, against the full pass.
+    keys, values = npt.init_cache(cfg, B, T)
+    toks = np.asarray(jax.vmap(lambda a, r: bandit_tokens(a, r, cfg.actions))(traj.actions, traj.rewards))
+    outs = np.stack([npt.decode_step(P, cfg, keys, values, toks[:, t], t) for t in range(T)], axis=1)
+    np.testing.assert_allclose(outs, jax.vmap(lambda x: apply(g, p, x))(toks), atol=1e-5)
