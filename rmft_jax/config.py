@@ -1,0 +1,181 @@
+"""The training configuration: environment, model and RMFT settings in one frozen, validated object.
+
+A config file is JSON with four sections and a seed::
+
+    {"env":   {"name": "mab", "arms": 5, "horizon": 25, "reward": "gaussian", "noise": 1.0},
+     "model": {"layers": 2, "heads": 2, "width": 64},
+     "rmft":  {"tasks": 128, "rollouts": 32, "keep": 2, "iterations": 100},
+     "eval":  {"horizon": 100, "runs": 1000},
+     "seed":  0}
+
+Missing keys take the defaults of :class:`rmft_jax.envs` /
+:class:`rmft_jax.models.transformer.TransformerConfig` / :class:`rmft_jax.rmft.RMFTConfig`;
+unknown keys and values of the wrong type are one-line ``ValueError``s that name
+the key (``config.rmft.keep: ...``). The model's ``task`` and ``actions`` are
+derived from the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from rmft_jax import _checks
+from rmft_jax.envs import ENV_NAMES, make_env
+from rmft_jax.rmft import RMFTConfig
+from rmft_jax.types import BANDIT, Environment
+
+SECTIONS = ("env", "model", "rmft", "eval", "seed")
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalConfig:
+    """How a trained model is evaluated: at ``horizon`` (``0``: the training horizon) over ``runs`` runs."""
+
+    horizon: int = 0
+    runs: int = 1000
+
+    def __post_init__(self):
+        object.__setattr__(self, "horizon", _checks.integer("horizon", self.horizon, 0))
+        object.__setattr__(self, "runs", _checks.integer("runs", self.runs, 1))
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything ``rmft train`` needs; equal configs hash equal (it is a static jit argument)."""
+
+    env: tuple[tuple[str, Any], ...]  # (("name", "mab"), ("arms", 5), ...) hashable form
+    model: tuple[tuple[str, Any], ...]
+    rmft: RMFTConfig
+    eval: EvalConfig
+    seed: int
+
+    # --- derived objects -------------------------------------------------------------
+    def make_env(self, horizon: int | None = None) -> Environment:
+        fields = dict(self.env)
+        name = fields.pop("name")
+        if horizon is not None:
+            fields["horizon"] = horizon
+        return make_env(name, **fields)
+
+    def model_config(self):
+        from rmft_jax.models.transformer import TransformerConfig
+
+        env = self.make_env()
+        fields = dict(self.model)
+        fields["task"] = "bandit" if env.feedback == BANDIT else "online"
+        fields["actions"] = env.num_actions
+        if fields["task"] == "online":
+            fields.setdefault("domain", env.domain)
+            fields.setdefault("radius", env.radius)
+        return TransformerConfig(**fields)
+
+    @property
+    def eval_horizon(self) -> int:
+        return self.eval.horizon or dict(self.env)["horizon"]
+
+    # --- (de)serialisation ---------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {
+            "env": dict(self.env),
+            "model": dict(self.model),
+            "rmft": dataclasses.asdict(self.rmft),
+            "eval": dataclasses.asdict(self.eval),
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Any) -> "TrainConfig":
+        if not isinstance(d, dict):
+            _checks.fail("config", "a JSON object with keys " + ", ".join(SECTIONS), type(d).__name__)
+        for key in d:
+            if key not in SECTIONS:
+                _checks.fail(f"config.{key}", "one of the sections " + ", ".join(SECTIONS), key)
+        env = _section(d, "env")
+        env.setdefault("name", "mab")
+        if env["name"] not in ENV_NAMES:
+            _checks.fail("config.env.name", "one of " + ", ".join(ENV_NAMES), env["name"])
+        if "means" in env and env["means"] is not None:
+            env["means"] = tuple(env["means"])
+        try:
+            fields = dict(env)
+            built = make_env(fields.pop("name"), **fields)
+        except ValueError as e:
+            raise ValueError(f"config.env.{e}") from None
+        if "horizon" not in env:
+            env["horizon"] = built.horizon
+        model = _section(d, "model")
+        for derived in ("task", "actions"):
+            if derived in model:
+                _checks.fail(f"config.model.{derived}", "left out (it is derived from the environment)", model[derived])
+        rmft = _build(RMFTConfig, _section(d, "rmft"), "rmft")
+        ev = _build(EvalConfig, _section(d, "eval"), "eval")
+        seed = d.get("seed", 0)
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            _checks.fail("config.seed", "an integer >= 0", seed)
+        cfg = cls(env=tuple(sorted(env.items())), model=tuple(sorted(model.items())), rmft=rmft, eval=ev, seed=seed)
+        try:
+            cfg.model_config()
+        except ValueError as e:
+            raise ValueError(f"config.model.{e}") from None
+        except TypeError as e:
+            raise ValueError(f"config.model: unknown setting ({e})") from None
+        return cfg
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TrainConfig":
+        path = Path(path)
+        if not path.is_file():
+            _checks.fail("config", "an existing JSON file", str(path))
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise ValueError(f"config: must be valid JSON ({path}: {e.msg} at line {e.lineno})") from None
+        return cls.from_dict(data)
+
+    def with_overrides(self, overrides: dict[str, Any]) -> "TrainConfig":
+        """A copy with ``{"rmft.keep": 4, "env.noise": 0.5, "seed": 3}``-style overrides applied."""
+        d = self.to_dict()
+        for dotted, value in overrides.items():
+            section, _, key = dotted.partition(".")
+            if section == "seed" and not key:
+                d["seed"] = value
+                continue
+            if section not in SECTIONS or section == "seed" or not key:
+                _checks.fail("set", "of the form section.key=value with section in env, model, rmft, eval", dotted)
+            d[section][key] = value
+        return TrainConfig.from_dict(d)
+
+
+def _section(d: dict, name: str) -> dict:
+    sec = d.get(name, {})
+    if not isinstance(sec, dict):
+        _checks.fail(f"config.{name}", "a JSON object", sec)
+    return dict(sec)
+
+
+def _build(cls, fields: dict, section: str):
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    for key, value in fields.items():
+        if key not in known:
+            _checks.fail(f"config.{section}.{key}", "a known key: " + ", ".join(sorted(known)), key)
+        if known[key].type in ("bool",) and not isinstance(value, bool):
+            _checks.fail(f"config.{section}.{key}", "true or false", value)
+        if known[key].type in ("int",) and (isinstance(value, bool) or not isinstance(value, int)):
+            _checks.fail(f"config.{section}.{key}", "an integer", value)
+        if known[key].type in ("float",) and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            _checks.fail(f"config.{section}.{key}", "a number", value)
+    try:
+        return cls(**fields)
+    except ValueError as e:
+        raise ValueError(f"config.{section}.{e}") from None
+
+
+def parse_value(text: str) -> Any:
+    """A ``--set`` value: JSON if it parses (numbers, true/false, lists), else the string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text

@@ -1,0 +1,90 @@
+"""What every figure experiment shares: train-or-load a model, evaluate methods, save, plot."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+
+from rmft_jax import results
+from rmft_jax.config import TrainConfig
+from rmft_jax.evaluation import evaluate_policy
+from rmft_jax.policies import make_policy
+from rmft_jax.training import model_policy, train
+from rmft_jax.types import Environment
+
+
+def output_paths(out_dir: str | Path, stem: str, overwrite: bool) -> dict[str, Path]:
+    """``{json, png, pdf, md}`` paths for ``stem`` in ``out_dir``; refuse existing ones unless ``overwrite``."""
+    out = Path(out_dir)
+    paths = {ext: out / f"{stem}.{ext}" for ext in ("json", "png", "pdf", "md")}
+    for p in paths.values():
+        results.check_writable(p, overwrite, field="out")
+    return paths
+
+
+def run_dir_for(out_dir: str | Path, name: str, cfg: TrainConfig) -> Path:
+    """``out_dir/runs/NAME-HASH``: one directory per distinct training config."""
+    import hashlib
+    import json
+
+    digest = hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
+    return Path(out_dir) / "runs" / f"{name}-{digest}"
+
+
+def train_model(cfg: TrainConfig, progress: bool, out_dir: str | Path | None = None, name: str = "run"):
+    """Train ``cfg`` (resuming or reusing a finished run of the same config under ``out_dir/runs``).
+
+    Returns ``(learner, trained params, metric rows, seconds spent training now)``.
+    Experiments that share a training config (Figure 2 and reward generalisation)
+    therefore train once.
+    """
+    from rmft_jax import checkpoint
+
+    t0 = time.perf_counter()
+    if out_dir is None:
+        state, learner, rows = train(cfg, None, progress=progress)
+        return learner, state.params, rows, time.perf_counter() - t0
+    run_dir = run_dir_for(out_dir, name, cfg)
+    resume = (run_dir / checkpoint.CONFIG).exists()
+    state, learner, rows = train(cfg, run_dir, resume=resume, progress=progress)
+    return learner, state.params, rows, time.perf_counter() - t0
+
+
+def evaluate_model(
+    cfg: TrainConfig, learner, params, env: Environment, seed: int, runs: int, name: str, progress: bool, **overrides
+) -> dict:
+    """Evaluate the model on ``env``: its rollout policy at the training temperature unless
+    ``overrides`` (``temperature=``, ``explore_std=``) say otherwise."""
+    policy = model_policy(cfg, learner.policy.graphdef, horizon=env.horizon, **overrides)
+    return evaluate_policy(env, policy, seed, runs, params, progress=progress, name=name)
+
+
+def evaluate_baselines(env: Environment, names: list[str], seed: int, runs: int, progress: bool) -> dict[str, dict]:
+    return {n: evaluate_policy(env, make_policy(n, env), seed, runs, progress=progress, name=n) for n in names}
+
+
+def summary_row(result: dict) -> dict[str, Any]:
+    """The scalar summary of one method's evaluation (for tables and closing notes)."""
+    import numpy as np
+
+    row = {
+        "final_regret_mean": float(np.mean(result["final_regret"])),
+        "final_regret_sem": float(np.std(result["final_regret"]) / np.sqrt(len(result["final_regret"]))),
+        "beta_hat": result.get("beta_hat"),
+        "p_reg": result.get("p_reg"),
+        "p_trend": result.get("p_trend"),
+    }
+    if result.get("suff_fail_freq") is not None:
+        T = len(result["suff_fail_freq"])
+        row["suff_fail_freq_half"] = float(result["suff_fail_freq"][T // 2 - 1])
+        row["k_min_frac_end"] = float(result["k_min_frac"][-1])
+        row["greedy_frac"] = result.get("greedy_frac")
+    return row
+
+
+def device_summary() -> str:
+    d = jax.devices()[0]
+    return f"{d.platform}:{d.device_kind}"

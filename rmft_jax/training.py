@@ -1,0 +1,212 @@
+"""Running Iterative RMFT on the numerical Transformer: learner construction and the resumable loop.
+
+:func:`build_learner` turns a :class:`~rmft_jax.config.TrainConfig` into the model
+side of RMFT (rollout policy, teacher-forced SFT loss, base weights);
+:func:`train` runs the jitted iteration of :mod:`rmft_jax.rmft` in a Python loop
+that saves metrics as they come, shows progress, and checkpoints so that an
+interrupted run resumes to exactly the parameters of an uninterrupted one.
+
+The *base model* is the randomly initialised Transformer drawn from the config's
+seed: it is what RMFT starts from and what figures call "base".
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+
+from rmft_jax import checkpoint
+from rmft_jax.config import TrainConfig
+from rmft_jax.rmft import Learner, TrainState, init_state, make_iteration
+from rmft_jax.types import BANDIT, Environment
+
+
+def base_params(cfg: TrainConfig):
+    """``(graphdef, params)`` of the base (untrained) model for this config's seed."""
+    from rmft_jax.models.transformer import init_model
+
+    return init_model(cfg.model_config(), jax.random.fold_in(jax.random.key(cfg.seed), 0))
+
+
+def model_policy(
+    cfg: TrainConfig,
+    graphdef,
+    *,
+    horizon: int | None = None,
+    temperature: float | None = None,
+    explore_std: float | None = None,
+):
+    """The model's rollout policy for rollouts of ``horizon`` rounds (default: the training horizon).
+
+    It samples at the RMFT temperature / exploration noise unless told otherwise.
+    The key/value cache is sized to the horizon, so a decode step costs what the
+    rollout needs and no more.
+    """
+    from rmft_jax.models.policy import BanditTransformerPolicy, OnlineTransformerPolicy
+
+    mcfg = cfg.model_config()
+    horizon = cfg.make_env().horizon if horizon is None else horizon
+    if mcfg.task == "bandit":
+        t = cfg.rmft.temperature if temperature is None else temperature
+        return BanditTransformerPolicy(cfg=mcfg, graphdef=graphdef, temperature=t, horizon=horizon)
+    s = cfg.rmft.explore_std if explore_std is None else explore_std
+    return OnlineTransformerPolicy(cfg=mcfg, graphdef=graphdef, explore_std=s, horizon=horizon)
+
+
+def build_learner(cfg: TrainConfig) -> Learner:
+    """Policy, SFT loss and base weights for ``cfg`` (see :class:`rmft_jax.rmft.Learner`)."""
+    from rmft_jax.models.policy import bandit_log_probs, online_outputs, online_policy_loss
+
+    graphdef, params = base_params(cfg)
+    mcfg = cfg.model_config()
+    policy = model_policy(cfg, graphdef)
+    beta = cfg.rmft.entropy_bonus
+    temperature = cfg.rmft.temperature
+
+    if mcfg.task == "bandit":
+
+        def loss(params, actions, rewards):
+            logp = jax.vmap(lambda a, r: bandit_log_probs(graphdef, params, a, r, temperature))(actions, rewards)
+            nll = -jnp.mean(jnp.take_along_axis(logp, actions[..., None], axis=-1))
+            entropy = -jnp.mean(jnp.sum(jnp.exp(logp) * logp, axis=-1))
+            return nll - beta * entropy, {"nll": nll, "entropy": entropy}
+
+    else:
+
+        def loss(params, policies, rewards):
+            pred = jax.vmap(lambda r: online_outputs(graphdef, params, r))(rewards)
+            value = online_policy_loss(pred, policies, mcfg.domain)
+            return value, {"matching": value}
+
+    return Learner(policy=policy, loss=loss, base_params=params)
+
+
+def _row(i: int, metrics: dict, seconds: float) -> dict:
+    row = {"iteration": i}
+    row.update({k: float(v) for k, v in metrics.items()})
+    row["seconds"] = seconds
+    return row
+
+
+def train(
+    cfg: TrainConfig,
+    run_dir: str | Path | None,
+    *,
+    resume: bool = False,
+    checkpoint_every: int = 10,
+    progress: bool = True,
+    stop_after: int | None = None,
+    learner: Learner | None = None,
+):
+    """Run (or resume) Iterative RMFT. Returns ``(final TrainState, learner, list of metric rows)``.
+
+    Args:
+      cfg: the training config.
+      run_dir: where config, metrics and checkpoints go (``None``: keep nothing on disk).
+        A directory that already holds a run is refused unless ``resume``.
+      resume: continue the run in ``run_dir``; its config must equal ``cfg``.
+      checkpoint_every: iterations between checkpoints (and one at the end).
+      stop_after: stop after this many iterations *in this call* (to test resumption).
+    """
+    env = cfg.make_env()
+    learner = build_learner(cfg) if learner is None else learner
+    state = init_state(env, cfg.rmft, learner)
+    rows: list[dict] = []
+    if run_dir is not None:
+        run_dir = Path(run_dir)
+        has_run = (run_dir / checkpoint.CONFIG).exists()
+        if resume:
+            if not has_run:
+                raise ValueError(f"resume: must name a run directory holding {checkpoint.CONFIG} (got {str(run_dir)!r})")
+            saved = checkpoint.load_config_dict(run_dir)
+            if saved != _jsonish(cfg.to_dict()):
+                diff = _first_difference(saved, _jsonish(cfg.to_dict()))
+                raise ValueError(f"config: differs from the checkpoint's config ({diff}); resume with the same config")
+            if (run_dir / checkpoint.STATE).exists():  # else it stopped before its first checkpoint
+                state = checkpoint.load_state(run_dir, state)
+            done = int(state.iteration)
+            rows = checkpoint.read_metrics(run_dir)[:done]
+            checkpoint.write_metrics(run_dir, rows)  # drop rows written after the last checkpoint
+        else:
+            if has_run or (run_dir / checkpoint.STATE).exists():
+                raise ValueError(f"out: {str(run_dir)!r} already holds a run; pass --resume to continue it or choose another directory")
+            run_dir.mkdir(parents=True, exist_ok=True)
+            checkpoint.save_config(run_dir, cfg.to_dict())
+            checkpoint.write_metrics(run_dir, [])
+
+    step = make_iteration(env, cfg.rmft, learner)
+    key = jax.random.fold_in(jax.random.key(cfg.seed), 1)
+    start = int(state.iteration)
+    end = cfg.rmft.iterations if stop_after is None else min(cfg.rmft.iterations, start + stop_after)
+    bar = _progress(range(start, end), progress, total=cfg.rmft.iterations, initial=start)
+    for i in bar:
+        t0 = time.perf_counter()
+        state, metrics = step(state, key, learner.base_params)
+        metrics = jax.device_get(metrics)
+        row = _row(i + 1, metrics, time.perf_counter() - t0)
+        rows.append(row)
+        if run_dir is not None:
+            checkpoint.append_metrics(run_dir, row)
+            if (i + 1) % checkpoint_every == 0 or i + 1 == end:
+                checkpoint.save_state(run_dir, state)
+        if hasattr(bar, "set_postfix"):
+            bar.set_postfix(regret=f"{row['rollout_regret_mean']:.2f}", loss=f"{row['sft_loss_last']:.3f}")
+    return state, learner, rows
+
+
+def load_run(run_dir: str | Path) -> tuple[TrainConfig, TrainState, Learner]:
+    """The config, final state and learner of a saved run."""
+    cfg = TrainConfig.from_dict(checkpoint.load_config_dict(run_dir))
+    learner = build_learner(cfg)
+    state = checkpoint.load_state(run_dir, init_state(cfg.make_env(), cfg.rmft, learner))
+    return cfg, state, learner
+
+
+def load_policy_from_checkpoint(run_dir: str | Path, env: Environment, *, base: bool = False):
+    """``(policy, params)`` of the model saved in ``run_dir``, checked against ``env``.
+
+    ``base=True`` gives the untrained model of the same config instead.
+    """
+    cfg, state, learner = load_run(run_dir)
+    mcfg = cfg.model_config()
+    want = "bandit" if env.feedback == BANDIT else "online"
+    if mcfg.task != want or mcfg.actions != env.num_actions:
+        raise ValueError(
+            f"checkpoint: the model was trained for a {mcfg.task} task with {mcfg.actions} actions; "
+            f"this environment is a {want} task with {env.num_actions}"
+        )
+    if env.horizon > mcfg.max_horizon:
+        raise ValueError(f"horizon: must be <= the model's max_horizon = {mcfg.max_horizon} (got {env.horizon})")
+    params = learner.base_params if base else state.params
+    return model_policy(cfg, learner.policy.graphdef, horizon=env.horizon), params
+
+
+def _progress(it, enabled: bool, **kw):
+    if not enabled:
+        return it
+    from tqdm.auto import tqdm
+
+    return tqdm(it, desc="rmft", file=sys.stderr, dynamic_ncols=True, leave=False, **kw)
+
+
+def _jsonish(d):
+    import json
+
+    from rmft_jax.results import to_jsonable
+
+    return json.loads(json.dumps(to_jsonable(d)))
+
+
+def _first_difference(a, b, prefix="") -> str:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b)):
+            if a.get(k) != b.get(k):
+                return _first_difference(a.get(k), b.get(k), f"{prefix}{k}.")
+    return f"{prefix.rstrip('.')}: saved {a!r}, given {b!r}"
+
+
+__all__ = ["build_learner", "train", "load_run", "load_policy_from_checkpoint", "base_params", "model_policy"]
