@@ -40,27 +40,88 @@ def check_compatible(env: Environment, policy: Policy) -> None:
         raise ValueError(
             f"policy: must be built for {env.num_actions} actions (got {type(policy).__name__} for {n})"
         )
+    domain, env_domain = getattr(policy, "domain", None), getattr(env, "domain", None)
+    if domain is not None and env_domain is not None and domain != env_domain:
+        raise ValueError(
+            f"policy: must act on the {env_domain} for this environment (got {type(policy).__name__} on the {domain})"
+        )
+    radius = getattr(policy, "radius", None)
+    if env_domain == "ball" and radius is not None and radius != env.radius:
+        raise ValueError(
+            f"policy: must use the environment's radius {env.radius} (got {type(policy).__name__} with {radius})"
+        )
+
+
+def _step_fn(env: Environment, policy: Policy, params: PyTree):
+    """The scan body's one round for one rollout: ``(state, xi_t, noise_t, means_t) -> (state, (a_t, r_t))``."""
+
+    def step(state, xi_t, noise_t, means_t):
+        action = policy.act(params, state, noise_t)
+        feedback, earned = env.step(means_t, xi_t, action)
+        return policy.update(params, state, action, feedback), (action, earned)
+
+    return step
+
+
+def _best(means: Array, horizon: int) -> Array:
+    """``(T,)`` int32 index of the best arm (coordinate) in each round."""
+    return jnp.broadcast_to(jnp.argmax(means, axis=-1), (horizon,)).astype(jnp.int32)
 
 
 def rollout_episode(env: Environment, policy: Policy, episode: Episode, key: Array, params: PyTree = None) -> Trajectory:
     """Run ``policy`` over a realised ``episode`` (unbatched)."""
     noise = policy.noise(key, env.horizon)
+    step = _step_fn(env, policy, params)
     # A stationary episode keeps one row of means: closing over it, rather than
     # scanning a broadcast (T, K) table, keeps the loop's memory traffic to xi.
     stationary = episode.means.shape[0] == 1
 
-    def step(state, xs):
+    def body(state, xs):
         xi_t, noise_t = xs[:2]
-        means_t = episode.means[0] if stationary else xs[2]
-        action = policy.act(params, state, noise_t)
-        feedback, earned = env.step(means_t, xi_t, action)
-        state = policy.update(params, state, action, feedback)
-        return state, (action, earned)
+        return step(state, xi_t, noise_t, episode.means[0] if stationary else xs[2])
 
     xs = (episode.xi, noise) if stationary else (episode.xi, noise, episode.means)
-    _, (actions, rewards) = jax.lax.scan(step, policy.init(params), xs)
+    _, (actions, rewards) = jax.lax.scan(body, policy.init(params), xs)
     regret = env.regret(episode, actions)
-    best = jnp.broadcast_to(jnp.argmax(episode.means, axis=-1), (env.horizon,)).astype(jnp.int32)
+    return Trajectory(actions=actions, rewards=rewards, regret=regret, best=_best(episode.means, env.horizon))
+
+
+def _rollout_batch(env: Environment, policy: Policy, episodes: Episode, keys: Array, params: PyTree) -> Trajectory:
+    """``rollout_episode`` over a batch (leading axis ``B``) of episodes and policy keys.
+
+    The same computation as ``vmap(rollout_episode)``, laid out for speed: one scan
+    over time whose carry is the batch of states and whose body is the ``vmap`` of
+    one round, with every per-round input time-major ``(T, B, ·)``. The batched
+    (per-row) reductions of the policy then run over contiguous rows, the scan reads
+    one contiguous ``(B, ·)`` slice per round, and the stacked outputs come out
+    ``(T, B)``; the only transposes are of the bulk randomness (fused into its
+    generation by XLA) and of the two ``(T, B)`` outputs.
+    """
+    horizon = env.horizon
+    batch = keys.shape[0]
+    noise = jax.vmap(policy.noise, in_axes=(0, None))(keys, horizon)
+    time_major = lambda x: jnp.swapaxes(x, 0, 1)  # noqa: E731
+    stationary = episodes.means.shape[1] == 1
+    step = jax.vmap(_step_fn(env, policy, params))
+    state = jax.tree.map(lambda x: jnp.broadcast_to(x, (batch, *x.shape)), policy.init(params))
+
+    if stationary:
+        means = episodes.means[:, 0]  # (B, K), the same every round
+
+        def body(state, xs):
+            return step(state, xs[0], xs[1], means)
+
+        xs = (time_major(episodes.xi), jax.tree.map(time_major, noise))
+    else:
+
+        def body(state, xs):
+            return step(state, *xs)
+
+        xs = (time_major(episodes.xi), jax.tree.map(time_major, noise), time_major(episodes.means))
+    _, (actions, rewards) = jax.lax.scan(body, state, xs)
+    regret = jax.vmap(env.regret, in_axes=(0, 1))(episodes, actions)
+    best = jax.vmap(_best, in_axes=(0, None))(episodes.means, horizon)
+    actions, rewards = time_major(actions), time_major(rewards)
     return Trajectory(actions=actions, rewards=rewards, regret=regret, best=best)
 
 
@@ -72,11 +133,21 @@ def rollout(env: Environment, policy: Policy, key: Array, task: PyTree = None, p
     return rollout_episode(env, policy, env.realize(k_env, task), k_pol, params)
 
 
+def _split3(keys: Array) -> tuple[Array, Array, Array]:
+    """``rollout``'s key derivation, batched: row ``i`` is ``split(keys[i], 3)``."""
+    k = jax.vmap(lambda k: jax.random.split(k, 3))(keys)
+    return k[:, 0], k[:, 1], k[:, 2]
+
+
 @functools.partial(jax.jit, static_argnames=("env", "policy", "num_runs"))
 def run(env: Environment, policy: Policy, key: Array, num_runs: int, params: PyTree = None) -> Trajectory:
-    """``num_runs`` independent rollouts, each on a fresh task: leading axis ``num_runs``."""
-    keys = jax.random.split(key, num_runs)
-    return jax.vmap(lambda k: rollout(env, policy, k, None, params))(keys)
+    """``num_runs`` independent rollouts, each on a fresh task: leading axis ``num_runs``.
+
+    Row ``i`` equals ``rollout(env, policy, jax.random.split(key, num_runs)[i], None, params)``.
+    """
+    k_task, k_env, k_pol = _split3(jax.random.split(key, num_runs))
+    episodes = jax.vmap(lambda kt, ke: env.realize(ke, env.sample_task(kt)))(k_task, k_env)
+    return _rollout_batch(env, policy, episodes, k_pol, params)
 
 
 @functools.partial(jax.jit, static_argnames=("env", "policy", "num_rollouts"))
@@ -86,12 +157,17 @@ def rollout_tasks(
     """``num_rollouts`` rollouts of each task in the batch ``tasks`` (leading axis ``M``).
 
     Returns a trajectory with leading axes ``(M, num_rollouts)``; every rollout draws
-    its own environment randomness and policy noise.
+    its own environment randomness and policy noise. Entry ``(m, l)`` equals
+    ``rollout(env, policy, jax.random.split(key, (M, num_rollouts))[m, l], task_m, params)``.
     """
     m = jax.tree.leaves(tasks)[0].shape[0]
-    keys = jax.random.split(key, (m, num_rollouts))
-    per_task = lambda task, ks: jax.vmap(lambda k: rollout(env, policy, k, task, params))(ks)  # noqa: E731
-    return jax.vmap(per_task)(tasks, keys)
+    keys = jax.random.split(key, (m, num_rollouts)).reshape(m * num_rollouts)
+    _, k_env, k_pol = _split3(keys)
+    # Rollouts of one task are contiguous rows of the flat batch of M·L.
+    flat_tasks = jax.tree.map(lambda x: jnp.repeat(x, num_rollouts, axis=0), tasks)
+    episodes = jax.vmap(env.realize)(k_env, flat_tasks)
+    traj = _rollout_batch(env, policy, episodes, k_pol, params)
+    return jax.tree.map(lambda x: x.reshape(m, num_rollouts, *x.shape[1:]), traj)
 
 
 def sample_tasks(env: Environment, key: Array, num_tasks: int) -> PyTree:

@@ -1,14 +1,27 @@
-"""Classical stochastic-bandit baselines as pure policies (see :class:`rmft_jax.types.Policy`).
+"""Classical stochastic- and adversarial-bandit baselines as pure policies.
 
 Each policy is a frozen dataclass of static hyper-parameters with pure
-``init / noise / act / update``; its state is a small pytree of per-arm statistics.
-Randomness is drawn in bulk by ``noise`` (``(T, ·)``), so the rollout's scan body
-is pure arithmetic that XLA fuses.
+``init / noise / act / update`` (see :class:`rmft_jax.types.Policy`); its state is
+a small pytree of per-arm statistics. Randomness is drawn in bulk by ``noise``
+(leading axis ``T``), so the rollout's scan body is pure arithmetic that XLA fuses.
+
+Conventions shared by every index policy here: arms never pulled get index
+``+inf``, so they are pulled first, in index order; ties go to the lowest index
+(``jnp.argmax`` returns the first maximiser).
+
+References:
+  Auer, Cesa-Bianchi and Fischer (2002), Finite-time analysis of the multiarmed
+  bandit problem, Machine Learning 47.
+  Lattimore and Szepesvári (2020), Bandit Algorithms, Cambridge University Press
+  (L&S below): ch. 6 (explore-then-commit / ε-greedy), 7 (UCB), 11 (Exp3), 36 (TS).
+  Krishnamurthy et al. (2024), Can large language models explore in-context?
+  (the Greedy baseline with one initial pull per arm).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import ClassVar
 
 import jax
@@ -41,13 +54,28 @@ def empirical_means(s: ArmStats) -> Array:
     return s.sums / jnp.maximum(s.counts, 1.0)
 
 
+def argmax_unplayed_first(index: Array, counts: Array) -> Array:
+    """``argmax`` of ``index`` with never-pulled arms (``counts == 0``) first, lowest index first.
+
+    One reduction instead of ``any`` + two ``argmax``: setting unplayed arms to
+    ``+inf`` makes the first unplayed arm the first maximiser.
+    """
+    return jnp.argmax(jnp.where(counts == 0, jnp.inf, index)).astype(jnp.int32)
+
+
 def first_unplayed_or(s: ArmStats, choice: Array) -> Array:
     """Pull every arm once (in index order) before following ``choice``."""
     unplayed = s.counts == 0
     return jnp.where(jnp.any(unplayed), jnp.argmax(unplayed), choice).astype(jnp.int32)
 
 
+def check_arms(policy) -> None:
+    object.__setattr__(policy, "arms", _checks.integer("arms", policy.arms, 2))
+
+
 class BanditPolicy(Policy):
+    """Base of the bandit-feedback policies: ``update`` sees the pulled arm's reward."""
+
     feedback: ClassVar[str] = BANDIT
     arms: int
 
@@ -62,21 +90,152 @@ class BanditPolicy(Policy):
 class UCB(BanditPolicy):
     """UCB with index ``μ̂_a + sqrt(c · ln t / n_a)`` after one pull of each arm.
 
-    ``c = 2`` is UCB1 (Auer, Cesa-Bianchi and Fischer 2002) for rewards in [0, 1];
-    for σ-sub-Gaussian rewards use ``c = 2σ²``. Ties go to the lowest index.
+    ``t`` is the number of rounds already played (so the first index after the
+    initial pulls uses ``t = K``). ``c = 2`` is UCB1 (Auer et al. 2002, Fig. 1) for
+    rewards in ``[0, 1]``; for σ-sub-Gaussian rewards ``c = 2σ²`` gives the same
+    confidence radius (L&S Alg. 3 with ``δ = 1/t²``). Krishnamurthy et al. (2024)
+    use the heuristic index ``μ̂_a + sqrt(1/n_a)`` instead. Ties go to the lowest index.
     """
 
     arms: int = 5
     c: float = 2.0
 
     def __post_init__(self):
-        object.__setattr__(self, "arms", _checks.integer("arms", self.arms, 2))
+        check_arms(self)
         object.__setattr__(self, "c", _checks.real("c", self.c, low=0.0))
 
     def act(self, params, state: ArmStats, noise) -> Array:
         t = jnp.maximum(state.t, 1).astype(jnp.float32)
-        index = empirical_means(state) + jnp.sqrt(self.c * jnp.log(t) / jnp.maximum(state.counts, 1.0))
-        return first_unplayed_or(state, jnp.argmax(index))
+        n = jnp.maximum(state.counts, 1.0)
+        index = state.sums / n + jnp.sqrt(self.c * jnp.log(t) / n)
+        return argmax_unplayed_first(index, state.counts)
+
+
+@dataclasses.dataclass(frozen=True)
+class Greedy(BanditPolicy):
+    """Greedy: one pull of each arm (in index order), then ``argmax_a μ̂_a``, ties to the lowest index.
+
+    The Greedy baseline of Krishnamurthy et al. (2024, App. A.1), which with
+    constant probability never pulls the best arm again (a suffix failure).
+    """
+
+    arms: int = 5
+
+    def __post_init__(self):
+        check_arms(self)
+
+    def act(self, params, state: ArmStats, noise) -> Array:
+        return argmax_unplayed_first(empirical_means(state), state.counts)
+
+
+@dataclasses.dataclass(frozen=True)
+class EpsilonGreedy(BanditPolicy):
+    """ε-greedy with a constant ``epsilon``, after one pull of each arm.
+
+    Each round after the initial pulls: with probability ``epsilon`` an arm drawn
+    uniformly from all ``K`` (the greedy arm included), otherwise ``argmax_a μ̂_a``
+    (ties to the lowest index). L&S §6 / Slivkins (2019) §1.2: with
+    ``ε ≍ (K ln T / T)^{1/3}`` the regret is ``O(T^{2/3} (K ln T)^{1/3})``.
+
+    Noise: ``(T, 2)`` uniforms drawn in bulk: column 0 decides whether to explore,
+    column 1 picks the arm.
+    """
+
+    arms: int = 5
+    epsilon: float = 0.1
+
+    def __post_init__(self):
+        check_arms(self)
+        object.__setattr__(self, "epsilon", _checks.real("epsilon", self.epsilon, low=0.0, high=1.0))
+
+    def noise(self, key, horizon):
+        return jax.random.uniform(key, (horizon, 2))
+
+    def act(self, params, state: ArmStats, noise) -> Array:
+        random_arm = jnp.minimum(jnp.floor(noise[1] * self.arms), self.arms - 1).astype(jnp.int32)
+        greedy = argmax_unplayed_first(empirical_means(state), state.counts)
+        explore = (noise[0] < self.epsilon) & jnp.all(state.counts > 0)
+        return jnp.where(explore, random_arm, greedy)
+
+
+@dataclasses.dataclass(frozen=True)
+class Uniform(BanditPolicy):
+    """Pulls an arm uniformly at random every round (the arms are drawn in bulk, ``(T,)``)."""
+
+    arms: int = 5
+
+    def __post_init__(self):
+        check_arms(self)
+
+    def noise(self, key, horizon):
+        return jax.random.randint(key, (horizon,), 0, self.arms, dtype=jnp.int32)
+
+    def act(self, params, state: ArmStats, noise) -> Array:
+        return noise
+
+
+@struct.dataclass
+class Exp3State:
+    """Exp3's cumulative importance-weighted reward estimates ``Ŝ`` ``(K,)`` and round count."""
+
+    scores: Array
+    t: Array
+
+
+@dataclasses.dataclass(frozen=True)
+class Exp3(BanditPolicy):
+    """Exp3 (L&S Alg. 9, §11.3) for rewards in ``[0, 1]``.
+
+    ``P_t = softmax(η_t Ŝ_{t−1})`` and the arm is drawn from ``P_t`` by inverse CDF
+    with a bulk uniform. The estimator is L&S's loss-based importance-weighted one,
+    ``Ŝ_{t,i} = Ŝ_{t−1,i} + 1 − 1{A_t = i}(1 − X_t)/P_{t,i}``, unbiased for
+    ``Σ_s x_{s,i}`` and of lower variance than ``1{A_t=i} X_t / P_{t,i}``.
+
+    Learning rate: with ``horizon`` ``T`` given, ``η = sqrt(ln K / (T K))``, for which
+    ``Regret_T <= 2 sqrt(T K ln K)`` (L&S Thm 11.1); with ``horizon=None`` the anytime
+    rate ``η_t = sqrt(ln K / (t K))``. ``eta`` overrides both. Rewards outside
+    ``[0, 1]`` (e.g. Gaussian) keep the estimator unbiased but void the bound.
+    """
+
+    arms: int = 5
+    horizon: int | None = None
+    eta: float | None = None
+
+    def __post_init__(self):
+        check_arms(self)
+        if self.horizon is not None:
+            object.__setattr__(self, "horizon", _checks.integer("horizon", self.horizon, 1))
+        if self.eta is not None:
+            object.__setattr__(self, "eta", _checks.real("eta", self.eta, low=0.0, low_open=True))
+
+    def init(self, params=None) -> Exp3State:
+        return Exp3State(jnp.zeros((self.arms,)), jnp.zeros((), jnp.int32))
+
+    def noise(self, key, horizon):
+        return jax.random.uniform(key, (horizon,))
+
+    def rate(self, t: Array) -> Array:
+        """``η`` in round ``t`` (1-based)."""
+        if self.eta is not None:
+            return jnp.float32(self.eta)
+        if self.horizon is not None:
+            return jnp.float32(math.sqrt(math.log(self.arms) / (self.horizon * self.arms)))
+        return jnp.sqrt(math.log(self.arms) / (t.astype(jnp.float32) * self.arms))
+
+    def probs(self, state: Exp3State) -> Array:
+        return jax.nn.softmax(self.rate(state.t + 1) * state.scores)
+
+    def act(self, params, state: Exp3State, noise) -> Array:
+        cdf = jnp.cumsum(self.probs(state))
+        # Scaling u by the total keeps the draw inside the support when the cdf's
+        # last entry rounds below 1.
+        return jnp.argmax(cdf > noise * cdf[-1]).astype(jnp.int32)
+
+    def update(self, params, state: Exp3State, action, feedback) -> Exp3State:
+        p = self.probs(state)[action]
+        one = jax.nn.one_hot(action, self.arms)
+        est = 1.0 - one * (1.0 - feedback) / jnp.maximum(p, jnp.finfo(jnp.float32).tiny)
+        return Exp3State(state.scores + est, state.t + 1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,8 +243,9 @@ class GaussianThompson(BanditPolicy):
     """Thompson sampling with independent ``N(prior_mean, prior_std²)`` priors and known noise ``σ``.
 
     Posterior of arm ``a`` after ``n_a`` pulls with sum ``S_a``: precision
-    ``1/prior_std² + n_a/σ²``, mean ``(prior_mean/prior_std² + S_a/σ²)/precision``.
-    The standard normals are drawn in bulk, ``(T, K)``.
+    ``1/prior_std² + n_a/σ²``, mean ``(prior_mean/prior_std² + S_a/σ²)/precision``
+    (L&S §36.3, Gaussian–Gaussian conjugacy); the arm is ``argmax_a θ_a`` with
+    ``θ_a`` one posterior draw each. The standard normals are drawn in bulk, ``(T, K)``.
     """
 
     arms: int = 5
@@ -94,25 +254,34 @@ class GaussianThompson(BanditPolicy):
     prior_std: float = 0.2886751345948129
 
     def __post_init__(self):
-        object.__setattr__(self, "arms", _checks.integer("arms", self.arms, 2))
-        for f, lo_open in (("noise_std", True), ("prior_std", True)):
-            object.__setattr__(self, f, _checks.real(f, getattr(self, f), low=0.0, low_open=lo_open))
+        check_arms(self)
+        for f in ("noise_std", "prior_std"):
+            object.__setattr__(self, f, _checks.real(f, getattr(self, f), low=0.0, low_open=True))
         object.__setattr__(self, "prior_mean", _checks.real("prior_mean", self.prior_mean))
 
     def noise(self, key, horizon):
         return jax.random.normal(key, (horizon, self.arms))
 
     def act(self, params, state: ArmStats, noise) -> Array:
-        prec = 1.0 / self.prior_std**2 + state.counts / self.noise_std**2
-        mean = (self.prior_mean / self.prior_std**2 + state.sums / self.noise_std**2) / prec
-        return jnp.argmax(mean + noise * jax.lax.rsqrt(prec)).astype(jnp.int32)
+        return gaussian_posterior_argmax(
+            state.counts, state.sums, noise, self.prior_mean, self.prior_std, self.noise_std
+        )
+
+
+def gaussian_posterior_argmax(counts, sums, z, prior_mean, prior_std, noise_std) -> Array:
+    """``argmax_a`` of one draw from each arm's Gaussian posterior, given standard normals ``z``."""
+    prec = 1.0 / prior_std**2 + counts / noise_std**2
+    mean = (prior_mean / prior_std**2 + sums / noise_std**2) / prec
+    return jnp.argmax(mean + z * jax.lax.rsqrt(prec)).astype(jnp.int32)
 
 
 @dataclasses.dataclass(frozen=True)
 class BetaThompson(BanditPolicy):
-    """Beta–Bernoulli Thompson sampling with a ``Beta(alpha, beta)`` prior per arm.
+    """Beta–Bernoulli Thompson sampling with a ``Beta(alpha, beta)`` prior per arm (L&S §36.1).
 
-    Rewards are treated as successes (Bernoulli); the per-round keys are split in bulk.
+    Rewards are treated as successes (Bernoulli); the per-round keys are split in
+    bulk, ``(T,)``, and the ``K`` Beta draws of a round are made in ``act``.
+    ``Beta(1, 1)`` (uniform) is Krishnamurthy et al.'s TS baseline.
     """
 
     arms: int = 5
@@ -120,7 +289,7 @@ class BetaThompson(BanditPolicy):
     beta: float = 1.0
 
     def __post_init__(self):
-        object.__setattr__(self, "arms", _checks.integer("arms", self.arms, 2))
+        check_arms(self)
         for f in ("alpha", "beta"):
             object.__setattr__(self, f, _checks.real(f, getattr(self, f), low=0.0, low_open=True))
 
