@@ -149,7 +149,8 @@ def empty_buffer(env: Environment, cfg: RMFTConfig) -> Buffer:
 
 def init_state(env: Environment, cfg: RMFTConfig, learner: Learner) -> TrainState:
     opt = make_optimizer(cfg)
-    params = learner.base_params
+    # A copy: the jitted iteration donates its state, and the base weights must outlive it.
+    params = jax.tree.map(jnp.copy, learner.base_params)
     return TrainState(params, opt.init(params), empty_buffer(env, cfg), jnp.zeros((), jnp.int32))
 
 

@@ -25,13 +25,13 @@ NOISE = 0.5
 TRAIN = {
     "env": {"name": "mab", "arms": 5, "horizon": 25, "reward": "gaussian", "noise": NOISE},
     "model": {"layers": 1, "heads": 2, "width": 32},
-    "rmft": {"tasks": 128, "rollouts": 16, "keep": 8, "iterations": 200},
+    "rmft": {"tasks": 128, "rollouts": 16, "keep": 8, "iterations": 100, "sft_steps": 16, "learning_rate": 1e-3},
     "seed": 0,
 }
 QUICK_TRAIN = {
     "env": TRAIN["env"],
     "model": {"layers": 1, "heads": 1, "width": 16},
-    "rmft": {"tasks": 32, "rollouts": 8, "keep": 2, "iterations": 10},
+    "rmft": {"tasks": 32, "rollouts": 8, "keep": 4, "iterations": 8, "sft_steps": 4, "learning_rate": 1e-3},
     "seed": 0,
 }
 EVAL_HORIZON, RUNS, QUICK_RUNS = 100, 1000, 100
