@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-PACKAGES = ("rmft-jax", "jax", "jaxlib", "flax", "optax", "chex", "numpy", "scipy", "matplotlib", "orbax-checkpoint")
+PACKAGES = ("rmft-jax", "jax", "jaxlib", "flax", "optax", "chex", "numpy", "scipy", "matplotlib", "tqdm")
 
 
 def versions() -> dict[str, str]:

@@ -25,7 +25,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from rmft_jax.types import Array, Environment, Episode, Policy, PyTree, Trajectory
+from rmft_jax.types import FULL, Array, Environment, Episode, Policy, PyTree, Trajectory
 
 
 def check_compatible(env: Environment, policy: Policy) -> None:
@@ -55,10 +55,13 @@ def check_compatible(env: Environment, policy: Policy) -> None:
 def _step_fn(env: Environment, policy: Policy, params: PyTree):
     """The scan body's one round for one rollout: ``(state, xi_t, noise_t, means_t) -> (state, (a_t, r_t))``."""
 
+    full = env.feedback == FULL
+
     def step(state, xi_t, noise_t, means_t):
         action = policy.act(params, state, noise_t)
         feedback, earned = env.step(means_t, xi_t, action)
-        return policy.update(params, state, action, feedback), (action, earned)
+        out = (action, earned, feedback) if full else (action, earned)
+        return policy.update(params, state, action, feedback), out
 
     return step
 
@@ -81,9 +84,9 @@ def rollout_episode(env: Environment, policy: Policy, episode: Episode, key: Arr
         return step(state, xi_t, noise_t, episode.means[0] if stationary else xs[2])
 
     xs = (episode.xi, noise) if stationary else (episode.xi, noise, episode.means)
-    _, (actions, rewards) = jax.lax.scan(body, policy.init(params), xs)
+    _, (actions, rewards, *feedback) = jax.lax.scan(body, policy.init(params), xs)
     regret = env.regret(episode, actions)
-    return Trajectory(actions=actions, rewards=rewards, regret=regret, best=_best(episode.means, env.horizon))
+    return Trajectory(actions, rewards, regret, _best(episode.means, env.horizon), *feedback)
 
 
 def _rollout_batch(env: Environment, policy: Policy, episodes: Episode, keys: Array, params: PyTree) -> Trajectory:
@@ -102,8 +105,14 @@ def _rollout_batch(env: Environment, policy: Policy, episodes: Episode, keys: Ar
     noise = jax.vmap(policy.noise, in_axes=(0, None))(keys, horizon)
     time_major = lambda x: jnp.swapaxes(x, 0, 1)  # noqa: E731
     stationary = episodes.means.shape[1] == 1
-    step = jax.vmap(_step_fn(env, policy, params))
-    state = jax.tree.map(lambda x: jnp.broadcast_to(x, (batch, *x.shape)), policy.init(params))
+    state = policy.init(params)
+    # Leaves a policy marks as shared (the same for every rollout, e.g. a decode
+    # position) stay unbatched: a batched position would turn the KV-cache writes
+    # into scatters. Values are unchanged, only the layout.
+    axes = policy.state_batch_axes(state) if hasattr(policy, "state_batch_axes") else jax.tree.map(lambda _: 0, state)
+    step = jax.vmap(_step_fn(env, policy, params), in_axes=(axes, 0, 0, 0), out_axes=(axes, 0))
+    state = jax.tree.map(lambda a, x: x if a is None else jnp.broadcast_to(x, (batch, *x.shape)), axes, state,
+                         is_leaf=lambda a: a is None)
 
     if stationary:
         means = episodes.means[:, 0]  # (B, K), the same every round
@@ -118,11 +127,11 @@ def _rollout_batch(env: Environment, policy: Policy, episodes: Episode, keys: Ar
             return step(state, *xs)
 
         xs = (time_major(episodes.xi), jax.tree.map(time_major, noise), time_major(episodes.means))
-    _, (actions, rewards) = jax.lax.scan(body, state, xs)
+    _, (actions, rewards, *feedback) = jax.lax.scan(body, state, xs)
     regret = jax.vmap(env.regret, in_axes=(0, 1))(episodes, actions)
     best = jax.vmap(_best, in_axes=(0, None))(episodes.means, horizon)
     actions, rewards = time_major(actions), time_major(rewards)
-    return Trajectory(actions=actions, rewards=rewards, regret=regret, best=best)
+    return Trajectory(actions, rewards, regret, best, *map(time_major, feedback))
 
 
 def rollout(env: Environment, policy: Policy, key: Array, task: PyTree = None, params: PyTree = None) -> Trajectory:

@@ -55,12 +55,16 @@ class Trajectory(NamedTuple):
         (pseudo-regret, static regret or dynamic regret; see :mod:`rmft_jax.regret`).
       best: ``(T,)`` int32 index of the arm (coordinate) with the largest mean in
         each round; the exploration metrics need it.
+      feedback: ``(T, d)`` what a full-information learner observed (the reward
+        vectors ``R_t``), which SFT replays as the model's input; ``None`` for
+        bandit feedback, where the observation is ``rewards`` itself.
     """
 
     actions: Array
     rewards: Array
     regret: Array
     best: Array
+    feedback: Array | None = None
 
 
 class Policy(abc.ABC):

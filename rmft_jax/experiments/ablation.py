@@ -29,19 +29,27 @@ from rmft_jax.experiments import common, fig2, plots
 
 NAME = "ablation"
 NAIVE = {"tasks": 128, "rollouts": 16, "keep": 2, "sft_steps": 4, "learning_rate": 3e-4}
+CHOSEN = {"keep": 8, "learning_rate": 1e-3, "sft_steps": 16}
+# name -> (changes to the naive RMFT settings, changes to the environment)
 VARIANTS = {
-    "naive (k=2 of L=16)": {},
-    "keep half (k=8 of L=16)": {"keep": 8},
-    "keep quarter (k=4 of L=16)": {"keep": 4},
-    "naive + entropy bonus 0.05": {"entropy_bonus": 0.05},
-    "naive + temperature 1.5": {"temperature": 1.5},
-    "naive + 8-iteration buffer": {"buffer_iterations": 8, "batch_size": 512, "sft_steps": 8},
-    "naive + lr 1e-3, 16 steps": {"learning_rate": 1e-3, "sft_steps": 16},
-    "keep half + lr 1e-3, 16 steps": {"keep": 8, "learning_rate": 1e-3, "sft_steps": 16},
+    "naive (k=2 of L=16)": ({}, {}),
+    "keep quarter (k=4 of L=16)": ({"keep": 4}, {}),
+    "keep half (k=8 of L=16)": ({"keep": 8}, {}),
+    "naive + entropy bonus 0.05": ({"entropy_bonus": 0.05}, {}),
+    "naive + temperature 1.5": ({"temperature": 1.5}, {}),
+    "naive + 8-iteration buffer": ({"buffer_iterations": 8, "batch_size": 512, "sft_steps": 8}, {}),
+    "naive + lr 1e-3, 16 steps": ({"learning_rate": 1e-3, "sft_steps": 16}, {}),
+    "chosen: keep half + lr 1e-3, 16 steps": (CHOSEN, {}),
+    "chosen + entropy bonus 0.05": (dict(CHOSEN, entropy_bonus=0.05), {}),
+    "chosen, re-fit from base on a 4-iteration buffer": (
+        dict(CHOSEN, warm_start=False, buffer_iterations=4, batch_size=1024, sft_steps=32), {}),
+    "chosen at σ = 1.0": (CHOSEN, {"noise": 1.0}),
+    "chosen at σ = 0.1": (CHOSEN, {"noise": 0.1}),
 }
 QUICK_VARIANTS = ("naive (k=2 of L=16)", "keep half (k=8 of L=16)")
-ITERATIONS, QUICK_ITERATIONS = 150, 6
-RUNS, QUICK_RUNS = 500, 50
+ITERATIONS, QUICK_ITERATIONS = 60, 6
+RUNS, QUICK_RUNS = 300, 50
+REFERENCES = ("thompson", "ucb")  # evaluated at each noise level, for scale
 
 
 def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progress: bool = True) -> dict:
@@ -49,13 +57,15 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
     t0 = time.perf_counter()
     base = fig2.QUICK_TRAIN if quick else fig2.TRAIN
     rows, curves = {}, {}
-    for name, change in VARIANTS.items():
+    references = {}
+    for name, (change, env_change) in VARIANTS.items():
         if quick and name not in QUICK_VARIANTS:
             continue
         rmft = dict(NAIVE, iterations=QUICK_ITERATIONS if quick else ITERATIONS, **change)
         if quick:
             rmft.update(tasks=16, rollouts=8, keep=min(rmft["keep"], 4))
-        cfg = TrainConfig.from_dict({"env": base["env"], "model": base["model"], "rmft": rmft, "seed": base["seed"]})
+        env_spec = dict(base["env"], **env_change)
+        cfg = TrainConfig.from_dict({"env": env_spec, "model": base["model"], "rmft": rmft, "seed": base["seed"]})
         learner, params, hist, train_s = common.train_model(cfg, progress, out_dir, f"{NAME}-{len(rows)}")
         row = {"train_s": train_s, "entropy_end": hist[-1]["sft_entropy"], "rmft": rmft}
         for T in (cfg.make_env().horizon, fig2.EVAL_HORIZON):
@@ -66,6 +76,14 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
             row[f"regret_T{T}_sem"] = s["final_regret_sem"]
             if T == fig2.EVAL_HORIZON:
                 row["beta_hat"], row["suff_fail_freq_half"] = s["beta_hat"], s["suff_fail_freq_half"]
+        noise = env_spec["noise"]
+        if noise not in references:
+            ref_env = cfg.make_env(horizon=fig2.EVAL_HORIZON)
+            refs = common.evaluate_baselines(ref_env, list(REFERENCES), 4000 + fig2.EVAL_HORIZON,
+                                             QUICK_RUNS if quick else RUNS, progress)
+            references[noise] = {n: common.summary_row(r)["final_regret_mean"] for n, r in refs.items()}
+        row["noise"] = noise
+        row.update({f"{n}_T100": v for n, v in references[noise].items()})
         rows[name] = row
         curves[name] = {
             "iteration": [h["iteration"] for h in hist],
@@ -112,7 +130,8 @@ def plot(results_path, out_dir="figures") -> None:
     for ext in ("png", "pdf"):
         fig.savefig(out / f"{NAME}.{ext}", dpi=130)
     plt.close(fig)
-    cols = [(f"regret_T{T}", f"regret T={T}"), (f"regret_T{100}", "regret T=100"), ("regret_T100_sem", "s.e."),
+    cols = [("noise", "σ"), (f"regret_T{T}", f"regret T={T}"), (f"regret_T{100}", "regret T=100"), ("regret_T100_sem", "s.e."),
+            ("thompson_T100", "TS T=100"), ("ucb_T100", "UCB T=100"),
             ("beta_hat", "β̂ (T=100)"), ("suff_fail_freq_half", "SuffFailFreq(50)"), ("entropy_end", "entropy (end)"),
             ("train_s", "train s")]
     table = plots.markdown_table(data["variants"], cols)
