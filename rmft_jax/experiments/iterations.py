@@ -129,7 +129,7 @@ def plot(results_path, out_dir="figures") -> None:
     axes[1].bar(names, [comp[n]["final_regret_mean"] for n in names], yerr=[2 * comp[n]["final_regret_sem"] for n in names],
                 color=["#d62728", "#9467bd", "#7f7f7f"])
     axes[1].set(ylabel=f"regret at T={data['eval']['horizon']}", title="iterative vs single round")
-    ks = data["k_sweep"]["results"]
+    ks = {k: data["k_sweep"]["results"][k] for k in sorted(data["k_sweep"]["results"], key=int)}
     axes[2].errorbar([int(k) for k in ks], [ks[k]["final_regret_mean"] for k in ks],
                      yerr=[2 * ks[k]["final_regret_sem"] for k in ks], marker="o")
     axes[2].set_xscale("log", base=2)
