@@ -737,17 +737,14 @@ def across_horizon_exponent(by_horizon: dict) -> float:
 
 
 # --------------------------------------------------------------------------------------
-# Point 5 of issue 4 (from the meta-algorithm to the loss): not built here.
+# Point 5 of issue 4 (from the meta-algorithm to the loss): see rmft_jax/theory_rmft.py
 # --------------------------------------------------------------------------------------
 #
-# TODO(issue 4, point 5): what plugs in here once rmft_jax.rmft (the Iterative RMFT
-# loop) exists. Run the real loop -- L rollouts per environment with exploration noise
-# on Π, rank by the pseudo-regret, keep the top k, SFT on them with the loss of
-# `sequence_loss` -- on the LSA of this module (`init_lsa` / `lsa_outputs` /
-# `map_to_policy`), for L in a sweep and k in {1, larger}; after each run, feed the final
-# parameters to `effective` and compare `eta` with `eta_star(setting).value` and the
-# norms with 0, exactly as `train_dynamics` does for the infinite-data loss. Nothing in
-# this module pretends to do that yet.
+# The real Iterative-RMFT loop (rmft_jax.rmft) on this module's LSA lives in
+# `rmft_jax.theory_rmft`: `LSAPolicy` (rollouts of `lsa_outputs` with exploration before
+# `map_to_policy`), `PseudoRegretEnv` (the trainer ranks by pseudo-regret), the SFT loss
+# `sequence_loss` on the kept policies, and `run_theory_rmft` / `python -m
+# rmft_jax.theory_rmft` (figures/theory_rmft.*; theory/no_regret.md §11).
 
 
 # --------------------------------------------------------------------------------------
