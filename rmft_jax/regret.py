@@ -14,6 +14,7 @@ All functions are unbatched and jit/vmap-friendly.
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 
 from rmft_jax.types import Array
@@ -32,7 +33,20 @@ def pseudo_regret(means: Array, actions: Array) -> Array:
     """
     means = jnp.broadcast_to(means, (actions.shape[0], means.shape[-1]))
     chosen = jnp.take_along_axis(means, actions[:, None].astype(jnp.int32), axis=1)[:, 0]
-    return jnp.cumsum(jnp.max(means, axis=1) - chosen)
+    return sequential_cumsum(jnp.max(means, axis=1) - chosen)
+
+
+def sequential_cumsum(x: Array) -> Array:
+    """``cumsum`` along axis 0, summed left to right (``c_t = c_{t-1} + x_t``).
+
+    A ``lax.scan`` rather than ``jnp.cumsum``: on CPU the latter lowers to a
+    ``reduce_window`` that re-reads the window for every output (measured 25x
+    slower at T = 1000 under a 4096-run vmap, where the scan's carry is one
+    contiguous row per round). The left-to-right order is NumPy's, so the regret
+    curve matches a NumPy cumulative sum exactly rather than to rounding.
+    """
+    step = lambda c, x_t: (c + x_t, c + x_t)  # noqa: E731
+    return jax.lax.scan(step, jnp.zeros(x.shape[1:], x.dtype), x)[1]
 
 
 dynamic_regret = pseudo_regret

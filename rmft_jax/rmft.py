@@ -206,19 +206,25 @@ def sft(learner: Learner, cfg: RMFTConfig, params, opt_state, buffer: Buffer, ke
     return params, opt_state, metrics
 
 
-def iteration(env: Environment, cfg: RMFTConfig, learner: Learner, state: TrainState, key: Array, base_params: PyTree):
+def iteration(
+    env: Environment, cfg: RMFTConfig, learner: Learner, state: TrainState, key: Array, base_params: PyTree, shard=None
+):
     """One Iterative-RMFT iteration (pure; :func:`make_iteration` jits it). Returns ``(state, metrics)``.
 
     ``base_params`` (the base model) is an argument, not a closure constant, so the
     compiled iteration does not embed weights and serves any model of the same shapes.
+    ``shard`` (optional, ``pytree -> pytree``) lays out the batch arrays (tasks,
+    rollouts, buffer) for data parallelism (:mod:`rmft_jax.sharding`); values are
+    unchanged.
     """
+    shard = (lambda tree: tree) if shard is None else shard  # noqa: E731
     k_task, k_roll, k_sft = jax.random.split(jax.random.fold_in(key, state.iteration), 3)
-    tasks = sample_tasks(env, k_task, cfg.tasks)
-    traj = rollout_tasks(env, learner.policy, k_roll, tasks, cfg.rollouts, state.params)
+    tasks = shard(sample_tasks(env, k_task, cfg.tasks))
+    traj = shard(rollout_tasks(env, learner.policy, k_roll, tasks, cfg.rollouts, state.params))
     final = traj.regret[..., -1]  # (M, L)
     idx = select_lowest(final, cfg.keep)
-    acts, fb = kept_trajectories(traj, env, idx)
-    buffer = push(state.buffer, acts, fb, state.iteration)
+    acts, fb = shard(kept_trajectories(traj, env, idx))
+    buffer = shard(push(state.buffer, acts, fb, state.iteration))
     start = state.params if cfg.warm_start else base_params
     opt_state = state.opt_state if cfg.warm_start else make_optimizer(cfg).init(base_params)
     params, opt_state, sft_metrics = sft(learner, cfg, start, opt_state, buffer, k_sft)

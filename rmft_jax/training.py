@@ -21,7 +21,7 @@ import jax.numpy as jnp
 
 from rmft_jax import checkpoint
 from rmft_jax.config import TrainConfig
-from rmft_jax.rmft import Learner, TrainState, init_state, make_iteration
+from rmft_jax.rmft import Learner, TrainState, init_state
 from rmft_jax.types import BANDIT, Environment
 
 
@@ -101,6 +101,7 @@ def train(
     progress: bool = True,
     stop_after: int | None = None,
     learner: Learner | None = None,
+    devices=None,
 ):
     """Run (or resume) Iterative RMFT. Returns ``(final TrainState, learner, list of metric rows)``.
 
@@ -111,6 +112,9 @@ def train(
       resume: continue the run in ``run_dir``; its config must equal ``cfg``.
       checkpoint_every: iterations between checkpoints (and one at the end).
       stop_after: stop after this many iterations *in this call* (to test resumption).
+      devices: where the iterations run, data-parallel (:mod:`rmft_jax.sharding`):
+        ``None`` is every visible device (one device: the plain path), an int the
+        first that many, or a sequence of devices / a ``Mesh``.
     """
     env = cfg.make_env()
     learner = build_learner(cfg) if learner is None else learner
@@ -138,7 +142,10 @@ def train(
             checkpoint.save_config(run_dir, cfg.to_dict())
             checkpoint.write_metrics(run_dir, [])
 
-    step = make_iteration(env, cfg.rmft, learner)
+    from rmft_jax import sharding
+
+    step = sharding.make_iteration(env, cfg.rmft, learner, devices)
+    state = sharding.place_state(state, devices)
     key = jax.random.fold_in(jax.random.key(cfg.seed), 1)
     start = int(state.iteration)
     end = cfg.rmft.iterations if stop_after is None else min(cfg.rmft.iterations, start + stop_after)

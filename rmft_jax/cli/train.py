@@ -30,6 +30,7 @@ def add_parser(sub) -> None:
     p.add_argument("--lr", type=float, help="SFT learning rate")
     p.add_argument("--horizon", type=int, help="training horizon")
     p.add_argument("--seed", type=int)
+    p.add_argument("--devices", type=int, help="data-parallel over the first N devices (default: all visible)")
     p.add_argument("--checkpoint-every", type=int, default=10)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
@@ -59,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"checkpoint-every: must be an integer >= 1 (got {args.checkpoint_every})")
     cfg = build_config(args)
     _, _, rows = train(
-        cfg, args.out, resume=args.resume, checkpoint_every=args.checkpoint_every, progress=not args.no_progress
+        cfg, args.out, resume=args.resume, checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
+        devices=args.devices,
     )
     if rows:
         last = rows[-1]

@@ -88,6 +88,15 @@ class _TransformerPolicy(Policy):
         out, cache = tfm.decode(self.graphdef, params, cache, tfm.start_token(self.cfg.token_dim), pos)
         return DecodeState(cache, pos, out)
 
+    def state_batch_axes(self, state: DecodeState) -> DecodeState:
+        """``vmap`` axes of the state in a batch of rollouts: ``pos`` is shared (``None``).
+
+        Every rollout of a batch writes its cache at the same position, so the
+        engine keeps ``pos`` a scalar; the cache update is then one
+        ``dynamic_update_slice`` of the batched cache instead of a scatter.
+        """
+        return DecodeState(cache=jax.tree.map(lambda _: 0, state.cache), pos=None, out=0)
+
     def update(self, params: PyTree, state: DecodeState, action: Array, feedback: Array) -> DecodeState:
         # After the last round pos + 1 == horizon: dynamic_update_slice clamps the
         # write to the last slot and the output is never used, so no branch is needed.
@@ -211,6 +220,9 @@ class BanditPrefixPolicy(BanditTransformerPolicy):
     padding irrelevant, so it samples exactly what :class:`BanditTransformerPolicy`
     samples, at ``O(T)`` full passes per rollout instead of ``O(T)`` token steps.
     """
+
+    def state_batch_axes(self, state: PrefixState) -> PrefixState:
+        return PrefixState(tokens=0, pos=None, out=0)
 
     def init(self, params: PyTree) -> PrefixState:
         tokens = jnp.zeros((self.horizon, self.cfg.token_dim)).at[0].set(tfm.start_token(self.cfg.token_dim))

@@ -1,0 +1,41 @@
+"""``rmft bench``: the speed benchmark (ratios against NumPy and the machine; see :mod:`rmft_jax.bench`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("bench", help="measure speed: JAX vs NumPy, decode vs recompute, compile, memory, recompiles")
+    p.add_argument("--quick", action="store_true", help="small sizes, no cost curves (a smoke test, well under a minute)")
+    p.add_argument("--out", default="bench.json", help="results JSON (default bench.json); the table goes next to it (.md)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--curves", choices=("auto", "yes", "no"), default="auto",
+                   help="measure the cost curves (auto: in full mode only)")
+    p.add_argument("--figure", default=None, metavar="STEM",
+                   help="draw the cost curves to STEM.png/.pdf (needs curves; e.g. figures/cost_curves)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rmft_jax import bench, results
+
+    out = Path(args.out)
+    md = out.with_suffix(".md")
+    results.check_writable(out, args.overwrite)
+    results.check_writable(md, args.overwrite)
+    curves = {"auto": None, "yes": True, "no": False}[args.curves]
+    log = lambda s: print(f"rmft bench: {s} ...", file=sys.stderr, flush=True)  # noqa: E731
+    res = bench.run_all(quick=args.quick, curves=curves, log=log)
+    results.save_json(out, res, overwrite=args.overwrite)
+    table = bench.markdown(res)
+    results.atomic_write_bytes(md, table.encode())
+    print(table)
+    if args.figure:
+        if not res.get("cost_curves"):
+            raise ValueError("figure: needs the cost curves (full mode, or --curves yes)")
+        stem = Path(args.figure)
+        bench.plot_cost_curves(res, [stem.with_suffix(".png"), stem.with_suffix(".pdf")])
+    return 0

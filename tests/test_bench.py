@@ -1,0 +1,71 @@
+"""``rmft bench``: the quick run writes every headline key, and nothing recompiles after warm-up."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rmft_jax import bench
+from rmft_jax.cli import main
+
+KEYS = (
+    "baseline_vs_numpy",
+    "baseline_vs_numpy_small",
+    "decode_vs_recompute",
+    "transformer_vs_numpy",
+    "fraction_of_matmul_peak",
+    "recompiles",
+)
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench") / "bench.json"
+    assert main(["bench", "--quick", "--out", str(out)]) == 0
+    return out
+
+
+def test_quick_bench_writes_the_headline_keys(quick):
+    res = json.loads(quick.read_text())
+    for key in KEYS:
+        assert isinstance(res[key], (int, float)), key
+    assert res["recompiles"] == 0
+    assert res["memory"]["long_run"]["compiles_during_run"] == 0
+    for key in ("baseline_vs_numpy", "decode_vs_recompute", "transformer_vs_numpy", "fraction_of_matmul_peak"):
+        assert res[key] > 0
+    assert set(res["compile_s"]) >= {"run_transformer_decode", "iteration", "evaluate_model"}
+    assert res["memory"]["peak_rss_mb"] > 0 and "versions" in res
+    assert quick.with_suffix(".md").read_text().count("| baseline_vs_numpy |") == 1
+
+
+def test_existing_output_is_refused_without_overwrite(quick, capsys):
+    assert main(["bench", "--quick", "--out", str(quick)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+
+
+def test_count_compiles_sees_a_new_shape_and_not_a_cached_one():
+    import jax
+    import jax.numpy as jnp
+
+    f = jax.jit(lambda x: x * 2 + 1)
+    f(jnp.ones(3))
+    with bench.count_compiles() as n:
+        f(jnp.zeros(3))
+    assert n[0] == 0
+    with bench.count_compiles() as n:
+        f(jnp.ones(5))
+    assert n[0] == 1
+
+
+def test_exponents_and_the_plot_come_from_saved_results(tmp_path):
+    assert bench.loglog_exponent([1, 2, 4], [3, 6, 12]) == pytest.approx(1.0)
+    assert bench.loglog_exponent([1, 2, 4], [1, 4, 16]) == pytest.approx(2.0)
+    curves = [
+        {"what": w, "axis": "horizon", "x": [1, 2], "seconds": [1.0, 2.0], "exponent": 1.0}
+        for w in ("baseline_rollout", "iteration")
+    ]
+    res = {"cost_curves": {"curves": curves}, "machine": {"cpu": "x", "cpu_count": 2, "backend": "cpu"}}
+    paths = [tmp_path / "c.png", tmp_path / "c.pdf"]
+    bench.plot_cost_curves(res, paths)
+    assert all(p.stat().st_size > 0 for p in paths)
