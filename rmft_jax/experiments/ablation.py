@@ -47,7 +47,7 @@ VARIANTS = {
     "chosen at σ = 0.1": (CHOSEN, {"noise": 0.1}),
 }
 QUICK_VARIANTS = ("naive (k=2 of L=16)", "keep half (k=8 of L=16)")
-ITERATIONS, QUICK_ITERATIONS = 60, 6
+ITERATIONS, QUICK_ITERATIONS = 40, 6
 RUNS, QUICK_RUNS = 300, 50
 REFERENCES = ("thompson", "ucb")  # evaluated at each noise level, for scale
 
