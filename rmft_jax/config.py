@@ -28,6 +28,7 @@ from rmft_jax.rmft import RMFTConfig
 from rmft_jax.types import BANDIT, Environment
 
 SECTIONS = ("env", "model", "rmft", "eval", "seed")
+LATER_DEFAULTS = {"shared_env_noise": False}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,10 +79,16 @@ class TrainConfig:
 
     # --- (de)serialisation ---------------------------------------------------------
     def to_dict(self) -> dict:
+        rmft = dataclasses.asdict(self.rmft)
+        # Settings added after runs were saved are written only when they differ from
+        # their default, so saved run directories keep matching (and hashing to) their config.
+        for key, default in LATER_DEFAULTS.items():
+            if rmft.get(key) == default:
+                rmft.pop(key)
         return {
             "env": dict(self.env),
             "model": dict(self.model),
-            "rmft": dataclasses.asdict(self.rmft),
+            "rmft": rmft,
             "eval": dataclasses.asdict(self.eval),
             "seed": self.seed,
         }

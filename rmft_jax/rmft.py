@@ -59,6 +59,9 @@ class RMFTConfig:
       warm_start: continue from the current model (``True``, the paper's reading) or
         re-fit the base model on the buffer every iteration (``False``).
       entropy_bonus: ``β`` in ``NLL − β·H(π(·|h_t))`` (bandit models).
+      shared_env_noise: the ``L`` rollouts of an instance share its realised
+        randomness (common random numbers; see :func:`rmft_jax.rollout.rollout_tasks`),
+        so regret ranks policies on the same reward sequence.
     """
 
     tasks: int = 128
@@ -75,6 +78,7 @@ class RMFTConfig:
     buffer_iterations: int = 1
     warm_start: bool = True
     entropy_bonus: float = 0.0
+    shared_env_noise: bool = False
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
@@ -95,6 +99,8 @@ class RMFTConfig:
         if not isinstance(self.warm_start, bool):
             _checks.fail("warm_start", "true or false", self.warm_start)
         set_("entropy_bonus", _checks.real("entropy_bonus", self.entropy_bonus, low=0.0))
+        if not isinstance(self.shared_env_noise, bool):
+            _checks.fail("shared_env_noise", "true or false", self.shared_env_noise)
 
     @property
     def buffer_size(self) -> int:
@@ -220,7 +226,7 @@ def iteration(
     shard = (lambda tree: tree) if shard is None else shard  # noqa: E731
     k_task, k_roll, k_sft = jax.random.split(jax.random.fold_in(key, state.iteration), 3)
     tasks = shard(sample_tasks(env, k_task, cfg.tasks))
-    traj = shard(rollout_tasks(env, learner.policy, k_roll, tasks, cfg.rollouts, state.params))
+    traj = shard(rollout_tasks(env, learner.policy, k_roll, tasks, cfg.rollouts, state.params, cfg.shared_env_noise))
     final = traj.regret[..., -1]  # (M, L)
     idx = select_lowest(final, cfg.keep)
     acts, fb = shard(kept_trajectories(traj, env, idx))
@@ -270,7 +276,7 @@ def single_round(env: Environment, cfg: RMFTConfig, learner: Learner, key: Array
     def collect(_, k):
         k_task, k_roll = jax.random.split(k)
         tasks = sample_tasks(env, k_task, cfg.tasks)
-        traj = rollout_tasks(env, learner.policy, k_roll, tasks, cfg.rollouts, learner.base_params)
+        traj = rollout_tasks(env, learner.policy, k_roll, tasks, cfg.rollouts, learner.base_params, cfg.shared_env_noise)
         final = traj.regret[..., -1]
         idx = select_lowest(final, cfg.keep)
         acts, fb = kept_trajectories(traj, env, idx)

@@ -159,19 +159,31 @@ def run(env: Environment, policy: Policy, key: Array, num_runs: int, params: PyT
     return _rollout_batch(env, policy, episodes, k_pol, params)
 
 
-@functools.partial(jax.jit, static_argnames=("env", "policy", "num_rollouts"))
+@functools.partial(jax.jit, static_argnames=("env", "policy", "num_rollouts", "shared_env_noise"))
 def rollout_tasks(
-    env: Environment, policy: Policy, key: Array, tasks: PyTree, num_rollouts: int, params: PyTree = None
+    env: Environment,
+    policy: Policy,
+    key: Array,
+    tasks: PyTree,
+    num_rollouts: int,
+    params: PyTree = None,
+    shared_env_noise: bool = False,
 ) -> Trajectory:
     """``num_rollouts`` rollouts of each task in the batch ``tasks`` (leading axis ``M``).
 
     Returns a trajectory with leading axes ``(M, num_rollouts)``; every rollout draws
-    its own environment randomness and policy noise. Entry ``(m, l)`` equals
+    its own policy noise. Entry ``(m, l)`` equals
     ``rollout(env, policy, jax.random.split(key, (M, num_rollouts))[m, l], task_m, params)``.
+    With ``shared_env_noise`` the rollouts of one task share its environment
+    randomness (common random numbers: the realisation of rollout ``(m, 0)``), so
+    in full-information online learning they face the same reward sequence and
+    their static regrets differ only through the policy.
     """
     m = jax.tree.leaves(tasks)[0].shape[0]
     keys = jax.random.split(key, (m, num_rollouts)).reshape(m * num_rollouts)
     _, k_env, k_pol = _split3(keys)
+    if shared_env_noise:
+        k_env = jnp.repeat(k_env[::num_rollouts], num_rollouts, axis=0)
     # Rollouts of one task are contiguous rows of the flat batch of M·L.
     flat_tasks = jax.tree.map(lambda x: jnp.repeat(x, num_rollouts, axis=0), tasks)
     episodes = jax.vmap(env.realize)(k_env, flat_tasks)

@@ -190,3 +190,19 @@ def test_chosen_rmft_settings_do_not_collapse():
     assert rows[0]["rollout_regret_mean"] > RANDOM_REGRET_T25 - 1.0  # it starts at the random level...
     assert not collapsed(rows), [r["rollout_regret_mean"] for r in rows]
     assert rows[-1]["sft_entropy"] > 0.1  # ...and learns without becoming deterministic
+
+
+def test_shared_env_noise_gives_rollouts_of_a_task_one_reward_sequence():
+    from rmft_jax.envs import OnlineEnv
+    from rmft_jax.policies import make_policy
+    from rmft_jax.rollout import rollout_tasks, sample_tasks
+
+    env = OnlineEnv(dim=3, horizon=5)
+    tasks = sample_tasks(env, jax.random.key(0), 2)
+    policy = make_policy("ftrl", env)
+    shared = rollout_tasks(env, policy, jax.random.key(1), tasks, 3, None, True)
+    own = rollout_tasks(env, policy, jax.random.key(1), tasks, 3, None, False)
+    np.testing.assert_array_equal(np.asarray(shared.feedback[:, 1]), np.asarray(shared.feedback[:, 0]))
+    np.testing.assert_array_equal(np.asarray(shared.feedback[:, 0]), np.asarray(own.feedback[:, 0]))
+    assert not np.array_equal(np.asarray(own.feedback[:, 1]), np.asarray(own.feedback[:, 0]))
+    assert not np.array_equal(np.asarray(shared.feedback[0, 0]), np.asarray(shared.feedback[1, 0]))
