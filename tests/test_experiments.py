@@ -1,21 +1,12 @@
-"""Every figure experiment in --quick mode: results written, figures drawn from them, contracts kept."""
+"""Figure 2 and reward generalisation in --quick mode: results written, figures drawn from them, contracts kept."""
 
 from __future__ import annotations
 
 import json
 
-import pytest
+from conftest import figure
 
 from rmft_jax.cli import main
-
-
-@pytest.fixture(scope="module")
-def out(tmp_path_factory):
-    return tmp_path_factory.mktemp("figures")
-
-
-def figure(name, out, *extra):
-    assert main(["figure", name, "--quick", "--out", str(out), "--no-progress", *extra]) == 0
 
 
 def test_fig2_quick(out):
@@ -37,26 +28,6 @@ def test_reward_generalization_quick_reuses_the_fig2_model(out):
     assert sorted(p.name for p in (out / "runs").iterdir()) == runs_before
     data = json.loads((out / "reward_generalization.json").read_text())
     assert set(data["targets"]) == {"gaussian_to_bernoulli", "gaussian_to_gamma"}
-
-
-def test_online_quick(out):
-    figure("online", out)
-    data = json.loads((out / "online.json").read_text())
-    assert set(data["envs"]) == {"env1_ball", "env2_simplex"}
-    assert (out / "online_env1_ball.png").exists()
-
-
-def test_iterations_quick(out):
-    figure("iterations", out)
-    data = json.loads((out / "iterations.json").read_text())
-    assert data["regret_vs_iteration"]["iteration"][0] == 0
-    assert set(data["k_sweep"]["results"]) == {"2", "4"}
-
-
-def test_ablation_quick(out):
-    figure("ablation", out)
-    data = json.loads((out / "ablation.json").read_text())
-    assert len(data["variants"]) == 2
 
 
 def test_existing_results_are_not_overwritten(out, capsys):

@@ -16,6 +16,7 @@ FIGURES = {
     "online": "rmft_jax.experiments.online",
     "iterations": "rmft_jax.experiments.iterations",
     "ablation": "rmft_jax.experiments.ablation",
+    "baselines": "rmft_jax.experiments.baselines",
 }
 
 

@@ -43,7 +43,8 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
             "rmft": common.evaluate_model(cfg, learner, params, env, seed, runs, "rmft", progress),
             "base": common.evaluate_model(cfg, learner, learner.base_params, env, seed, runs, "base", progress),
         }
-        methods.update(common.evaluate_baselines(env, fig2.BASELINES, seed, runs, progress))
+        baselines = ["thompson"] if quick else fig2.BASELINES  # quick: one reference, fewer compilations
+        methods.update(common.evaluate_baselines(env, baselines, seed, runs, progress))
         payload["targets"][key] = {
             "env": change,
             "methods": methods,
