@@ -92,9 +92,7 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
             "entropy": [h["sft_entropy"] for h in hist],
         }
     payload = {
-        "experiment": NAME,
-        "mode": "quick" if quick else "full",
-        "command": f"rmft figure {NAME}" + (" --quick" if quick else ""),
+        **common.header(NAME, quick),
         "env": base["env"],
         "model": base["model"],
         "variants": rows,

@@ -25,6 +25,15 @@ def output_paths(out_dir: str | Path, stem: str, overwrite: bool) -> dict[str, P
     return paths
 
 
+def header(name: str, quick: bool) -> dict[str, str]:
+    """The keys every experiment's results file starts with: what ran and the command that reruns it."""
+    return {
+        "experiment": name,
+        "mode": "quick" if quick else "full",
+        "command": f"rmft figure {name}" + (" --quick" if quick else ""),
+    }
+
+
 def run_dir_for(out_dir: str | Path, name: str, cfg: TrainConfig) -> Path:
     """``out_dir/runs/NAME-HASH``: one directory per distinct training config."""
     import hashlib

@@ -63,9 +63,7 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
     methods.update(common.evaluate_baselines(env, BASELINES, seed, runs, progress))
     summary = {n: common.summary_row(m) for n, m in methods.items()}
     payload = {
-        "experiment": NAME,
-        "mode": "quick" if quick else "full",
-        "command": f"rmft figure {NAME}" + (" --quick" if quick else ""),
+        **common.header(NAME, quick),
         "train_config": cfg.to_dict(),
         "eval": {"horizon": EVAL_HORIZON, "runs": runs, "seed": seed},
         "training": rows,

@@ -87,9 +87,7 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
         k_sweep[str(k)] = common.summary_row(common.evaluate_model(cfg, lk, params, eval_env, seed, runs, f"k{k}", progress))
 
     payload = {
-        "experiment": NAME,
-        "mode": "quick" if quick else "full",
-        "command": f"rmft figure {NAME}" + (" --quick" if quick else ""),
+        **common.header(NAME, quick),
         "train_config": base.to_dict(),
         "eval": {"horizon": fig2.EVAL_HORIZON, "runs": runs, "seed": seed},
         "regret_vs_iteration": curve,

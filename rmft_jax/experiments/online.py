@@ -50,9 +50,7 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
     t0 = time.perf_counter()
     runs = QUICK_RUNS if quick else RUNS
     payload = {
-        "experiment": NAME,
-        "mode": "quick" if quick else "full",
-        "command": f"rmft figure {NAME}" + (" --quick" if quick else ""),
+        **common.header(NAME, quick),
         "envs": {},
     }
     for env_key, env_spec in ENVS.items():

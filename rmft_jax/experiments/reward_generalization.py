@@ -30,9 +30,7 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
     learner, params, _, train_s = common.train_model(cfg, progress, out_dir, fig2.NAME)
     runs = fig2.QUICK_RUNS if quick else fig2.RUNS
     payload = {
-        "experiment": NAME,
-        "mode": "quick" if quick else "full",
-        "command": f"rmft figure {NAME}" + (" --quick" if quick else ""),
+        **common.header(NAME, quick),
         "train_config": cfg.to_dict(),
         "targets": {},
     }
