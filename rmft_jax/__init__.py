@@ -8,7 +8,7 @@ from rmft_jax.envs import BanditEnv, DriftingBanditEnv, OnlineEnv, make_env, var
 from rmft_jax.policies import POLICIES, make_policy, policy_names
 from rmft_jax.regret import dynamic_regret, pseudo_regret, static_regret
 from rmft_jax.rmft import RMFTConfig, iteration, make_iteration, single_round, train_scan
-from rmft_jax.rollout import rollout, rollout_tasks, run, sample_tasks
+from rmft_jax.rollout import rollout_tasks, run, sample_tasks  # (not `rollout`: the module of that name)
 from rmft_jax.types import Episode, Environment, Policy, Trajectory
 
 __version__ = "0.1.0"
@@ -30,7 +30,6 @@ __all__ = [
     "make_iteration",
     "single_round",
     "train_scan",
-    "rollout",
     "rollout_tasks",
     "run",
     "sample_tasks",
