@@ -17,6 +17,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from rmft_jax._select import pick
 from rmft_jax.types import Array
 
 DOMAINS = ("ball", "simplex")
@@ -31,9 +32,8 @@ def pseudo_regret(means: Array, actions: Array) -> Array:
     Returns:
       ``(T,)`` cumulative regret, non-decreasing, at most ``t·max gap``.
     """
-    means = jnp.broadcast_to(means, (actions.shape[0], means.shape[-1]))
-    chosen = jnp.take_along_axis(means, actions[:, None].astype(jnp.int32), axis=1)[:, 0]
-    return sequential_cumsum(jnp.max(means, axis=1) - chosen)
+    gaps = jnp.max(means, axis=1, keepdims=True) - means  # (T or 1, K)
+    return sequential_cumsum(pick(gaps, actions.astype(jnp.int32)))
 
 
 def sequential_cumsum(x: Array) -> Array:

@@ -71,6 +71,43 @@ def _best(means: Array, horizon: int) -> Array:
     return jnp.broadcast_to(jnp.argmax(means, axis=-1), (horizon,)).astype(jnp.int32)
 
 
+def _segments(policy: Policy, horizon: int) -> tuple[tuple[int, int], ...] | None:
+    """The policy's segments of a rollout (``None``: one scan over an ``init`` state).
+
+    A policy whose state can be sized to the rounds it must serve (the
+    Transformer's key/value cache) declares ``segments(horizon)``: static pairs
+    ``(end_round, size)``, the last ending at ``horizon``, and takes
+    ``init(params, size)`` and ``resize(state, size)``.
+    """
+    return policy.segments(horizon) if hasattr(policy, "segments") else None
+
+
+def _init(policy: Policy, params: PyTree, plan) -> PyTree:
+    return policy.init(params) if not plan else policy.init(params, plan[0][1])
+
+
+def _scan_segments(policy: Policy, body, state: PyTree, xs: PyTree, plan, axes: PyTree | None):
+    """``lax.scan(body, state, xs)[1]``, split into the policy's segments of rounds (:func:`_segments`).
+
+    Each segment is its own scan over rounds ``[previous end, end)``, run on the
+    state after ``policy.resize(state, size)``; a decode step then attends over a
+    cache at most a constant factor longer than its filled prefix, instead of
+    over all ``horizon`` slots. ``axes`` are the state's ``vmap`` axes in a batch
+    (``None``: unbatched). The values are those of one scan over a state of the
+    full size, up to float rounding of the shorter reductions.
+    """
+    if not plan:
+        return jax.lax.scan(body, state, xs)[1]
+    outs, start = [], 0
+    for end, size in plan:
+        resize = lambda st, n=size: policy.resize(st, n)  # noqa: E731
+        state = resize(state) if axes is None else jax.vmap(resize, in_axes=(axes,), out_axes=axes)(state)
+        state, out = jax.lax.scan(body, state, jax.tree.map(lambda x, s=start, e=end: x[s:e], xs))
+        outs.append(out)
+        start = end
+    return jax.tree.map(lambda *parts: jnp.concatenate(parts, axis=0), *outs)
+
+
 def rollout_episode(env: Environment, policy: Policy, episode: Episode, key: Array, params: PyTree = None) -> Trajectory:
     """Run ``policy`` over a realised ``episode`` (unbatched)."""
     noise = policy.noise(key, env.horizon)
@@ -84,7 +121,8 @@ def rollout_episode(env: Environment, policy: Policy, episode: Episode, key: Arr
         return step(state, xi_t, noise_t, episode.means[0] if stationary else xs[2])
 
     xs = (episode.xi, noise) if stationary else (episode.xi, noise, episode.means)
-    _, (actions, rewards, *feedback) = jax.lax.scan(body, policy.init(params), xs)
+    plan = _segments(policy, env.horizon)
+    actions, rewards, *feedback = _scan_segments(policy, body, _init(policy, params, plan), xs, plan, None)
     regret = env.regret(episode, actions)
     return Trajectory(actions, rewards, regret, _best(episode.means, env.horizon), *feedback)
 
@@ -105,7 +143,8 @@ def _rollout_batch(env: Environment, policy: Policy, episodes: Episode, keys: Ar
     noise = jax.vmap(policy.noise, in_axes=(0, None))(keys, horizon)
     time_major = lambda x: jnp.swapaxes(x, 0, 1)  # noqa: E731
     stationary = episodes.means.shape[1] == 1
-    state = policy.init(params)
+    plan = _segments(policy, horizon)
+    state = _init(policy, params, plan)
     # Leaves a policy marks as shared (the same for every rollout, e.g. a decode
     # position) stay unbatched: a batched position would turn the KV-cache writes
     # into scatters. Values are unchanged, only the layout.
@@ -127,7 +166,7 @@ def _rollout_batch(env: Environment, policy: Policy, episodes: Episode, keys: Ar
             return step(state, *xs)
 
         xs = (time_major(episodes.xi), jax.tree.map(time_major, noise), time_major(episodes.means))
-    _, (actions, rewards, *feedback) = jax.lax.scan(body, state, xs)
+    actions, rewards, *feedback = _scan_segments(policy, body, state, xs, plan, axes)
     regret = jax.vmap(env.regret, in_axes=(0, 1))(episodes, actions)
     best = jax.vmap(_best, in_axes=(0, None))(episodes.means, horizon)
     actions, rewards = time_major(actions), time_major(rewards)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 import pathlib
 
 import jax
@@ -31,6 +32,7 @@ from rmft_jax.models import (
     online_policy_loss,
     online_tokens,
 )
+from rmft_jax.models.policy import SEGMENT_GROWTH, decode_segments
 
 SMALL = dict(layers=1, heads=2, width=16, mlp_ratio=2)
 
@@ -131,6 +133,60 @@ def test_prefix_recompute_policy_matches_decoding():
     a = rollout.run(env, BanditTransformerPolicy(cfg, g, horizon=10), key, 4, p)
     b = rollout.run(env, BanditPrefixPolicy(cfg, g, horizon=10), key, 4, p)
     np.testing.assert_array_equal(a.actions, b.actions)
+
+
+@pytest.mark.parametrize("horizon,first", [(1, 32), (25, 32), (40, 8), (100, 32), (400, 32), (50, 0)])
+def test_decode_segments_cover_the_horizon_with_bounded_slack(horizon, first):
+    plan = decode_segments(horizon, first)
+    assert plan[-1] == (horizon, horizon)
+    ends = [0] + [end for end, _ in plan]
+    assert all(a < b for a, b in zip(ends, ends[1:]))
+    for end, length in plan[:-1]:
+        assert length == end + 1  # the update after the segment's last round writes slot end
+    if first == 0 or horizon <= first:
+        assert len(plan) == 1
+    else:
+        assert plan[0][1] == first
+        # Each cache is at most SEGMENT_GROWTH (rounded up) times the previous one.
+        lengths = [length for _, length in plan]
+        assert all(b <= math.ceil(SEGMENT_GROWTH * a) for a, b in zip(lengths, lengths[1:]))
+
+
+def test_decode_segment_errors():
+    cfg = small_cfg()
+    with pytest.raises(ValueError, match="^decode_segment: must be"):
+        BanditTransformerPolicy(cfg, horizon=10, decode_segment=-1)
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_segmented_decoding_matches_one_full_cache(temperature):
+    """Growing the cache in segments changes the shapes, not the policy: the same
+    actions as one cache of the whole horizon, through both engine paths."""
+    cfg = small_cfg(layers=2)
+    g, p = build(cfg)
+    env = BanditEnv(arms=cfg.actions, horizon=40)
+    one = BanditTransformerPolicy(cfg, g, horizon=40, temperature=temperature, decode_segment=0)
+    seg = BanditTransformerPolicy(cfg, g, horizon=40, temperature=temperature, decode_segment=8)
+    assert len(seg.segments(40)) == 5
+    key = jax.random.key(14)
+    a, b = rollout.run(env, one, key, 16, p), rollout.run(env, seg, key, 16, p)
+    np.testing.assert_array_equal(a.actions, b.actions)
+    np.testing.assert_allclose(a.regret, b.regret, rtol=1e-6)
+    episode = env.realize(jax.random.key(15), env.sample_task(jax.random.key(16)))
+    one_ep = jax.jit(rollout.rollout_episode, static_argnums=(0, 1))(env, one, episode, key, p)
+    seg_ep = jax.jit(rollout.rollout_episode, static_argnums=(0, 1))(env, seg, episode, key, p)
+    np.testing.assert_array_equal(one_ep.actions, seg_ep.actions)
+
+
+def test_segmented_online_decoding_matches_one_full_cache():
+    cfg = small_cfg("online", domain="simplex")
+    g, p = build(cfg)
+    env = OnlineEnv(dim=3, horizon=30, domain="simplex")
+    key = jax.random.key(17)
+    a = rollout.run(env, OnlineTransformerPolicy(cfg, g, horizon=30, decode_segment=0), key, 8, p)
+    b = rollout.run(env, OnlineTransformerPolicy(cfg, g, horizon=30, decode_segment=6), key, 8, p)
+    np.testing.assert_allclose(a.actions, b.actions, atol=1e-6)
+    np.testing.assert_allclose(a.regret, b.regret, atol=1e-5)
 
 
 @pytest.mark.parametrize("domain", ["ball", "simplex"])
