@@ -127,7 +127,36 @@ def rollout_episode(env: Environment, policy: Policy, episode: Episode, key: Arr
     return Trajectory(actions, rewards, regret, _best(episode.means, env.horizon), *feedback)
 
 
+def _batch_tile(policy: Policy, batch: int) -> int | None:
+    """Rollouts per tile when the batch is run tile by tile (``None``: all at once).
+
+    A policy may declare ``batch_tile``, the number of rollouts whose per-round
+    working set fits a CPU core's cache (the Transformer's activations). On a
+    process with one CPU device, a batch larger than that runs as a ``lax.map``
+    over tiles of ``batch_tile`` rollouts (the largest divisor of ``batch`` not above
+    it, if at least a quarter of it), each tile its own scan over time. Each
+    rollout's arithmetic is unchanged. Accelerators, and several devices (where
+    :mod:`rmft_jax.sharding` splits the batch instead), run the batch at once.
+    """
+    hint = getattr(policy, "batch_tile", None)
+    if not hint or batch <= hint or jax.default_backend() != "cpu" or jax.device_count() != 1:
+        return None
+    tile = next(d for d in range(hint, 0, -1) if batch % d == 0)
+    return tile if 4 * tile >= hint else None
+
+
 def _rollout_batch(env: Environment, policy: Policy, episodes: Episode, keys: Array, params: PyTree) -> Trajectory:
+    """``rollout_episode`` over a batch (leading axis ``B``), tile by tile where the policy asks (:func:`_batch_tile`)."""
+    batch = keys.shape[0]
+    tile = _batch_tile(policy, batch)
+    if tile is None:
+        return _rollout_tile(env, policy, episodes, keys, params)
+    tiled = lambda x: x.reshape(batch // tile, tile, *x.shape[1:])  # noqa: E731
+    traj = jax.lax.map(lambda a: _rollout_tile(env, policy, a[0], a[1], params), jax.tree.map(tiled, (episodes, keys)))
+    return jax.tree.map(lambda x: x.reshape(batch, *x.shape[2:]), traj)
+
+
+def _rollout_tile(env: Environment, policy: Policy, episodes: Episode, keys: Array, params: PyTree) -> Trajectory:
     """``rollout_episode`` over a batch (leading axis ``B``) of episodes and policy keys.
 
     The same computation as ``vmap(rollout_episode)``, laid out for speed: one scan

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import math
 import pathlib
@@ -176,6 +177,35 @@ def test_segmented_decoding_matches_one_full_cache(temperature):
     one_ep = jax.jit(rollout.rollout_episode, static_argnums=(0, 1))(env, one, episode, key, p)
     seg_ep = jax.jit(rollout.rollout_episode, static_argnums=(0, 1))(env, seg, episode, key, p)
     np.testing.assert_array_equal(one_ep.actions, seg_ep.actions)
+
+
+@dataclasses.dataclass(frozen=True)
+class _TiledPolicy(BanditTransformerPolicy):
+    """The same policy, asking the engine for tiles of 8 rollouts."""
+
+    @property
+    def batch_tile(self) -> int:
+        return 8
+
+
+def test_batch_tiles_do_not_change_rollouts():
+    cfg = small_cfg(layers=2)
+    g, p = build(cfg)
+    env = BanditEnv(arms=cfg.actions, horizon=20)
+    tiled, plain = _TiledPolicy(cfg, g, horizon=20), BanditTransformerPolicy(cfg, g, horizon=20)
+    assert rollout._batch_tile(plain, 32) is None  # 32 rollouts of a width-16 model fit one tile
+    if jax.device_count() == 1 and jax.default_backend() == "cpu":
+        assert rollout._batch_tile(tiled, 32) == 8
+        assert rollout._batch_tile(tiled, 36) == 6  # the largest divisor not above the hint
+        assert rollout._batch_tile(tiled, 37) is None  # a prime batch: tiles of 1 would be too small
+    key = jax.random.key(18)
+    a, b = rollout.run(env, tiled, key, 32, p), rollout.run(env, plain, key, 32, p)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+    tasks = rollout.sample_tasks(env, jax.random.key(19), 4)
+    a, b = rollout.rollout_tasks(env, tiled, key, tasks, 8, p), rollout.rollout_tasks(env, plain, key, tasks, 8, p)
+    np.testing.assert_array_equal(a.actions, b.actions)
+    np.testing.assert_array_equal(a.regret, b.regret)
 
 
 def test_segmented_online_decoding_matches_one_full_cache():
