@@ -47,12 +47,12 @@ import numpy as np
 from rmft_jax import rmft, rollout
 from rmft_jax.bench_numpy import bandits as np_bandits
 from rmft_jax.bench_numpy import transformer as np_transformer
-from rmft_jax.envs.bandit import BanditEnv
+from rmft_jax.envs.bandit import UNIFORM_STD, BanditEnv
 from rmft_jax.models.transformer import TransformerConfig, init_model
 from rmft_jax.policies import UCB, GaussianThompson
 
 ARMS, SIGMA = 5, 1.0
-PRIOR_MEAN, PRIOR_STD = 0.5, math.sqrt(1 / 12)
+PRIOR_MEAN, PRIOR_STD = 0.5, UNIFORM_STD
 COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
 
 
@@ -153,6 +153,37 @@ def loglog_exponent(xs, ys) -> float:
     return float(np.polyfit(np.log(np.asarray(xs, float)), np.log(np.asarray(ys, float)), 1)[0])
 
 
+def linear_quadratic_fit(xs, ys) -> dict:
+    """Non-negative least squares ``y ≈ c + a·x + b·x²`` (relative errors): the per-round
+    (linear) and attention-over-history (quadratic) parts of a cost against the horizon.
+
+    Returns the coefficients and ``quadratic_share``, the fraction of the cost at the
+    largest ``x`` that the quadratic term accounts for.
+    """
+    x, y = np.asarray(xs, float), np.asarray(ys, float)
+    basis = np.stack([np.ones_like(x), x, x * x], axis=1) / y[:, None]
+    coef = _nnls(basis, np.ones_like(y))
+    fitted = np.stack([np.ones_like(x), x, x * x], axis=1) @ coef
+    return {"const": float(coef[0]), "linear": float(coef[1]), "quadratic": float(coef[2]),
+            "quadratic_share": float(coef[2] * x[-1] ** 2 / fitted[-1]) if fitted[-1] > 0 else 0.0}
+
+
+def _nnls(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Least squares with non-negative coefficients, by trying every support (3 columns: 7 subsets)."""
+    best, best_err = np.zeros(a.shape[1]), float(np.sum(b * b))
+    n = a.shape[1]
+    for mask in range(1, 2**n):
+        cols = [i for i in range(n) if mask >> i & 1]
+        sol, *_ = np.linalg.lstsq(a[:, cols], b, rcond=None)
+        if np.all(sol >= 0):
+            coef = np.zeros(n)
+            coef[cols] = sol
+            err = float(np.sum((a @ coef - b) ** 2))
+            if err < best_err:
+                best, best_err = coef, err
+    return best
+
+
 def machine() -> dict:
     cpu = platform.processor() or platform.machine()
     try:
@@ -198,12 +229,30 @@ def bench_baseline(name: str, num_runs: int, horizon: int, repeats: int, seed: i
         t0 = time.perf_counter()
         np_bandits.simulate(name, num_runs, horizon, ARMS, rng, **_numpy_kwargs(name))
         np_s = min(np_s, time.perf_counter() - t0)
+    draw = _randomness_of_run(env, policy, num_runs)
+    jax.block_until_ready(draw(keys[0]))
+    noise_s = time_best(lambda: draw(keys[0]), len(keys))
     steps = num_runs * horizon
     return {
         "policy": name, "num_runs": num_runs, "horizon": horizon, "arms": ARMS, "compile_s": max(first_s - jax_s, 0.0),
         "jax_run_s": jax_s, "numpy_run_s": np_s, "jax_steps_per_s": steps / jax_s, "numpy_steps_per_s": steps / np_s,
         "ratio": np_s / jax_s, "repeats": repeats,
+        "jax_randomness_s": noise_s, "ratio_bound": np_s / noise_s,
     }
+
+
+def _randomness_of_run(env, policy, num_runs: int):
+    """A jitted function drawing exactly the random numbers of ``rollout.run(env, policy, key, num_runs)``
+    (tasks, environment noise, the policy's bulk noise) and nothing else: the time a run
+    cannot go below with JAX's default generator, so ``numpy_run_s / its time`` bounds the ratio."""
+
+    @jax.jit
+    def draw(key):
+        k_task, k_env, k_pol = rollout._split3(jax.random.split(key, num_runs))
+        episodes = jax.vmap(lambda kt, ke: env.realize(ke, env.sample_task(kt)))(k_task, k_env)
+        return episodes, jax.vmap(policy.noise, in_axes=(0, None))(k_pol, env.horizon)
+
+    return draw
 
 
 def bench_baselines(sizes: Sizes) -> dict:
@@ -219,17 +268,31 @@ def bench_baselines(sizes: Sizes) -> dict:
         "baseline_vs_numpy_small": min(ratio(sizes.base_runs_small, p) for p in ("ucb", "thompson")),
         "baseline_vs_numpy_by_policy": {p: ratio(sizes.base_runs, p) for p in ("ucb", "thompson")},
         "baseline_vs_numpy_small_by_policy": {p: ratio(sizes.base_runs_small, p) for p in ("ucb", "thompson")},
+        "ratio_bound_by_policy": {p: next(r["ratio_bound"] for r in rows if r["num_runs"] == sizes.base_runs
+                                          and r["policy"] == p) for p in ("ucb", "thompson")},
     }
 
 
 # --- (b) Transformer rollouts ----------------------------------------------------------------
 
 
-def decode_step_flops(cfg: TransformerConfig, cache_len: int) -> int:
+def attended_slots(horizon: int, first: int) -> float:
+    """Mean cache length a decode step attends over in a rollout of ``horizon`` rounds
+    (:func:`rmft_jax.models.policy.decode_segments` with first segment ``first``)."""
+    from rmft_jax.models.policy import decode_segments
+
+    start, total = 0, 0
+    for end, length in decode_segments(horizon, first):
+        total += (end - start) * length
+        start = end
+    return total / horizon
+
+
+def decode_step_flops(cfg: TransformerConfig, cache_len: float) -> float:
     """Matrix-product FLOPs (multiply and add counted apart) of one decode step of one rollout.
 
     Embedding; per layer the QKV projection, attention scores and weighted values
-    over the ``cache_len`` static slots (what the step computes), the output
+    over ``cache_len`` slots (the mean cache length of a rollout's steps, :func:`attended_slots`), the output
     projection and the MLP; the head. LayerNorm, softmax and GELU (``O(width)``) are
     left out, so the rate is a slight under-count.
     """
@@ -278,19 +341,28 @@ def bench_transformer(sizes: Sizes) -> dict:
 
     T = sizes.tf_horizon
     cfg, graphdef, params, env = transformer_setup(T)
-    decode = bench_policy_run(env, BanditTransformerPolicy(cfg, graphdef, horizon=T), params, sizes.tf_runs,
-                              sizes.tf_repeats)
+    policy = BanditTransformerPolicy(cfg, graphdef, horizon=T)
+    decode = bench_policy_run(env, policy, params, sizes.tf_runs, sizes.tf_repeats)
+    decode["segments"] = [list(p) for p in policy.segments(T)]
+    decode["batch_tile"] = rollout._batch_tile(policy, sizes.tf_runs)
+    one_cache = None
+    if len(policy.segments(T)) > 1:  # the same rollouts on one static cache of T slots
+        one_cache = bench_policy_run(env, dataclasses.replace(policy, decode_segment=0), params, sizes.tf_runs,
+                                     max(1, sizes.tf_repeats - 1))
     recompute = bench_policy_run(env, BanditPrefixPolicy(cfg, graphdef, horizon=T), params,
                                  sizes.tf_recompute_runs, max(1, sizes.tf_repeats - 1))
     numpy_ = bench_numpy_transformer(np_transformer.numpy_params(params), cfg, T, sizes.tf_numpy_runs,
                                      max(1, sizes.tf_repeats - 1))
     peak = matmul_rate(sizes.matmul_n, sizes.tf_repeats + 2)
-    flops = decode_step_flops(cfg, T)
+    slots = attended_slots(T, policy.decode_segment)
+    flops = decode_step_flops(cfg, slots)
     achieved = flops * decode["steps_per_s"]
     return {
         "model": {"layers": cfg.layers, "width": cfg.width, "heads": cfg.heads, "mlp_ratio": cfg.mlp_ratio,
                   "arms": cfg.actions},
-        "horizon": T, "decode": decode, "recompute": recompute, "numpy": numpy_,
+        "horizon": T, "decode": decode, "decode_one_cache": one_cache, "recompute": recompute, "numpy": numpy_,
+        "segments_vs_one_cache": None if one_cache is None else decode["steps_per_s"] / one_cache["steps_per_s"],
+        "attended_slots_per_step": slots,
         "decode_vs_recompute": decode["steps_per_s"] / recompute["steps_per_s"],
         "transformer_vs_numpy": decode["steps_per_s"] / numpy_["steps_per_s"],
         "flops_per_decode_step": flops, "achieved_flops_per_s": achieved, "matmul_flops_per_s": peak,
@@ -494,7 +566,10 @@ def cost_curves(quick: bool = False) -> dict:
     curves = []
     for (what, axis), (xs, point) in grid.items():
         ys = [point(x) for x in xs]
-        curves.append({"what": what, "axis": axis, "x": xs, "seconds": ys, "exponent": loglog_exponent(xs, ys)})
+        curve = {"what": what, "axis": axis, "x": xs, "seconds": ys, "exponent": loglog_exponent(xs, ys)}
+        if axis == "horizon":
+            curve["linear_quadratic"] = linear_quadratic_fit(xs, ys)
+        curves.append(curve)
     return {
         "curves": curves,
         "defaults": {"baseline_rollout": {"horizon": 1000, "rollouts": 1024, "arms": 5},
@@ -558,13 +633,18 @@ def markdown(r: dict) -> str:
     rows = [
         ("baseline_vs_numpy", f"{r['baseline_vs_numpy']:.1f}x",
          f"min over policies ({pol(b['baseline_vs_numpy_by_policy'])}); {r['sizes']['base_runs']} runs, "
-         f"T = {r['sizes']['base_horizon']}"),
+         f"T = {r['sizes']['base_horizon']}"
+         + (f"; bound from drawing the random numbers alone: {pol(b['ratio_bound_by_policy'])}"
+            if "ratio_bound_by_policy" in b else "")),
         ("baseline_vs_numpy_small", f"{r['baseline_vs_numpy_small']:.1f}x",
          f"min over policies ({pol(b['baseline_vs_numpy_small_by_policy'])}); {r['sizes']['base_runs_small']} runs"),
         ("decode_vs_recompute", f"{r['decode_vs_recompute']:.1f}x",
          f"T = {tf['horizon']}, rollout-steps/s, {tf['decode']['runs']} vs {tf['recompute']['runs']} rollouts"),
         ("transformer_vs_numpy", f"{r['transformer_vs_numpy']:.1f}x",
-         f"same incremental algorithm, {tf['numpy']['runs']} rollouts"),
+         f"same incremental algorithm, {tf['numpy']['runs']} rollouts; caches "
+         f"{', '.join(str(n) for _, n in tf['decode'].get('segments', []))}, tiles of "
+         f"{tf['decode'].get('batch_tile') or 'all'}"
+         + (f"; {tf['segments_vs_one_cache']:.2f}x one cache of T slots" if tf.get("segments_vs_one_cache") else "")),
         ("fraction_of_matmul_peak", f"{r['fraction_of_matmul_peak']:.3f}",
          f"{tf['achieved_flops_per_s'] / 1e9:.2f} of {tf['matmul_flops_per_s'] / 1e9:.1f} GFLOP/s "
          f"({tf['matmul_n']}² matmul)"),
@@ -586,11 +666,14 @@ def markdown(r: dict) -> str:
         "| --- | ---: | --- |",
     ] + [f"| {a} | {v} | {n} |" for a, v, n in rows]
     if r.get("cost_curves"):
-        lines += ["", "| cost of | against | points | seconds | log-log exponent |", "| --- | --- | --- | --- | ---: |"]
+        lines += ["", "| cost of | against | points | seconds | log-log exponent | quadratic share at the largest T |",
+                  "| --- | --- | --- | --- | ---: | ---: |"]
         for c in r["cost_curves"]["curves"]:
+            lq = c.get("linear_quadratic")
             lines.append(
                 f"| {c['what']} | {c['axis']} | {', '.join(map(str, c['x']))} | "
-                f"{', '.join(f'{s:.3g}' for s in c['seconds'])} | {c['exponent']:.2f} |"
+                f"{', '.join(f'{s:.3g}' for s in c['seconds'])} | {c['exponent']:.2f} | "
+                f"{'' if lq is None else format(lq['quadratic_share'], '.2f')} |"
             )
     return "\n".join(lines) + "\n"
 

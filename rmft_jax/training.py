@@ -22,7 +22,7 @@ import jax.numpy as jnp
 from rmft_jax import checkpoint
 from rmft_jax.config import TrainConfig
 from rmft_jax.rmft import Learner, TrainState, init_state
-from rmft_jax.types import BANDIT, Environment
+from rmft_jax.types import BANDIT, Array, Environment
 
 
 def base_params(cfg: TrainConfig):
@@ -146,7 +146,7 @@ def train(
 
     step = sharding.make_iteration(env, cfg.rmft, learner, devices)
     state = sharding.place_state(state, devices)
-    key = jax.random.fold_in(jax.random.key(cfg.seed), 1)
+    key = iteration_key(cfg)
     start = int(state.iteration)
     end = cfg.rmft.iterations if stop_after is None else min(cfg.rmft.iterations, start + stop_after)
     bar = _progress(range(start, end), progress, total=cfg.rmft.iterations, initial=start)
@@ -163,6 +163,11 @@ def train(
         if hasattr(bar, "set_postfix"):
             bar.set_postfix(regret=f"{row['rollout_regret_mean']:.2f}", loss=f"{row['sft_loss_last']:.3f}")
     return state, learner, rows
+
+
+def iteration_key(cfg: TrainConfig) -> Array:
+    """The key every iteration of a training run receives (the iteration folds in its own index)."""
+    return jax.random.fold_in(jax.random.key(cfg.seed), 1)
 
 
 def load_run(run_dir: str | Path) -> tuple[TrainConfig, TrainState, Learner]:

@@ -69,3 +69,21 @@ def test_exponents_and_the_plot_come_from_saved_results(tmp_path):
     paths = [tmp_path / "c.png", tmp_path / "c.pdf"]
     bench.plot_cost_curves(res, paths)
     assert all(p.stat().st_size > 0 for p in paths)
+
+
+def test_linear_quadratic_fit_recovers_its_coefficients_and_share():
+    xs = [25, 50, 100, 200, 400]
+    ys = [0.01 + 2e-3 * x + 1e-5 * x * x for x in xs]
+    fit = bench.linear_quadratic_fit(xs, ys)
+    assert fit["linear"] == pytest.approx(2e-3, rel=1e-6)
+    assert fit["quadratic"] == pytest.approx(1e-5, rel=1e-6)
+    assert fit["quadratic_share"] == pytest.approx(1.6 / (0.01 + 0.8 + 1.6), rel=1e-6)
+    # A purely linear cost has no quadratic part (the fit is constrained to be non-negative).
+    assert bench.linear_quadratic_fit(xs, [3e-3 * x for x in xs])["quadratic_share"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_attended_slots_counts_each_segment_cache():
+    # One cache: every step attends over all T slots. In segments (T = 100, first 32, growth 1.5) rounds
+    # [0, 31) use 32 slots, [31, 47) 48, [47, 71) 72 and [71, 100) 100.
+    assert bench.attended_slots(100, 0) == 100
+    assert bench.attended_slots(100, 32) == pytest.approx((31 * 32 + 16 * 48 + 24 * 72 + 29 * 100) / 100)

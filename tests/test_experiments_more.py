@@ -33,3 +33,18 @@ def test_baselines_quick(out):
     data = json.loads((out / "baselines.json").read_text())
     assert set(data["instances"]) == {"bernoulli_hard", "gaussian"}
     assert set(data["instances"]["gaussian"]["methods"]) == {"ucb", "thompson", "greedy"}
+
+
+def test_output_paths_refuse_an_existing_per_key_figure(tmp_path):
+    import pytest
+
+    from rmft_jax.experiments import common
+
+    (tmp_path / "online_env1_ball.pdf").write_bytes(b"saved")
+    with pytest.raises(ValueError, match="^out: must not be an existing file"):
+        common.output_paths(tmp_path, "online", False, figures=("env1_ball", "env2_simplex"))
+    assert (tmp_path / "online_env1_ball.pdf").read_bytes() == b"saved"
+    # An experiment drawing STEM.png only is not blocked by another experiment's files,
+    # and --overwrite lets the per-key one through.
+    assert common.output_paths(tmp_path, "online", False)["json"] == tmp_path / "online.json"
+    assert common.output_paths(tmp_path, "online", True, figures=("env1_ball",))["md"] == tmp_path / "online.md"

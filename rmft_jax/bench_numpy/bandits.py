@@ -18,6 +18,8 @@ both give identical actions on the same inputs), in the same float32 precision:
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -41,7 +43,7 @@ def thompson_actions(
 
 
 def run_on(policy: str, means: np.ndarray, xi: np.ndarray, z=None, *, c=2.0, noise_std=1.0, prior_mean=0.5,
-           prior_std=0.2886751345948129, reward_noise=1.0):
+           prior_std=math.sqrt(1 / 12), reward_noise=1.0):
     """Run ``policy`` (``"ucb"`` or ``"thompson"``) on given inputs, deterministically.
 
     Args:

@@ -22,6 +22,7 @@ RMFT-NOTES setting, not the paper.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import ClassVar
 
 import jax
@@ -33,6 +34,8 @@ from rmft_jax.regret import pseudo_regret
 from rmft_jax.types import BANDIT, Array, Environment, Episode
 
 REWARDS = ("bernoulli", "gaussian", "gamma")
+# Standard deviation of U[0, 1] (sqrt(1/12)): the default Gaussian prior matches the default uniform one.
+UNIFORM_STD = math.sqrt(1 / 12)
 PRIORS = ("uniform", "gaussian", "fixed")
 
 
@@ -98,7 +101,7 @@ class BanditEnv(Environment):
     prior_low: float = 0.0
     prior_high: float = 1.0
     prior_mean: float = 0.5
-    prior_std: float = 0.2886751345948129  # sqrt(1/12): the U[0, 1] variance
+    prior_std: float = UNIFORM_STD
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731

@@ -29,7 +29,7 @@ RUNS, QUICK_RUNS = 1000, 50
 
 
 def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progress: bool = True) -> dict:
-    paths = common.output_paths(out_dir, NAME, overwrite)
+    paths = common.output_paths(out_dir, NAME, overwrite, figures=INSTANCES)
     t0 = time.perf_counter()
     runs = QUICK_RUNS if quick else RUNS
     payload = {

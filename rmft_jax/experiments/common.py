@@ -16,11 +16,18 @@ from rmft_jax.training import model_policy, train
 from rmft_jax.types import Environment
 
 
-def output_paths(out_dir: str | Path, stem: str, overwrite: bool) -> dict[str, Path]:
-    """``{json, png, pdf, md}`` paths for ``stem`` in ``out_dir``; refuse existing ones unless ``overwrite``."""
+def output_paths(out_dir: str | Path, stem: str, overwrite: bool, figures=None) -> dict[str, Path]:
+    """``{json, png, pdf, md}`` paths for ``stem`` in ``out_dir``; refuse existing outputs unless ``overwrite``.
+
+    ``figures``: the keys of an experiment that draws one figure per key
+    (``STEM_KEY.png/.pdf``) instead of ``STEM.png/.pdf``; those are the files checked.
+    Everything is checked before anything runs, so nothing saved is overwritten.
+    """
     out = Path(out_dir)
     paths = {ext: out / f"{stem}.{ext}" for ext in ("json", "png", "pdf", "md")}
-    for p in paths.values():
+    drawn = [paths["png"], paths["pdf"]] if figures is None else [
+        out / f"{stem}_{key}.{ext}" for key in figures for ext in ("png", "pdf")]
+    for p in [paths["json"], paths["md"], *drawn]:
         results.check_writable(p, overwrite, field="out")
     return paths
 

@@ -21,7 +21,7 @@ from rmft_jax import results
 from rmft_jax.config import TrainConfig
 from rmft_jax.experiments import common, fig2, plots
 from rmft_jax.rmft import init_state, make_iteration, single_round
-from rmft_jax.training import build_learner
+from rmft_jax.training import build_learner, iteration_key
 
 NAME = "iterations"
 KS = (1, 2, 4, 8)
@@ -104,7 +104,7 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
 def _train_until(cfg, learner, step, state, more: int):
     """``more`` further iterations from ``state`` (a fresh state when ``None``), as ``train`` runs them."""
     state = init_state(cfg.make_env(), cfg.rmft, learner) if state is None else state
-    key = jax.random.fold_in(jax.random.key(cfg.seed), 1)
+    key = iteration_key(cfg)  # the key train() uses, so snapshots are points of one run
     for _ in range(more):
         state, _ = step(state, key, learner.base_params)
     return state

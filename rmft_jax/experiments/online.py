@@ -46,7 +46,7 @@ COLUMNS = fig2.COLUMNS[:5]  # regret, s.e., β̂, p_reg, p_trend: the bandit-onl
 
 
 def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progress: bool = True) -> dict:
-    paths = common.output_paths(out_dir, NAME, overwrite)
+    paths = common.output_paths(out_dir, NAME, overwrite, figures=ENVS)
     t0 = time.perf_counter()
     runs = QUICK_RUNS if quick else RUNS
     payload = {

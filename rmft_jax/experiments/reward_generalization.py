@@ -24,7 +24,7 @@ TARGETS = {
 
 
 def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progress: bool = True) -> dict:
-    paths = common.output_paths(out_dir, NAME, overwrite)
+    paths = common.output_paths(out_dir, NAME, overwrite, figures=TARGETS)
     t0 = time.perf_counter()
     cfg = TrainConfig.from_dict(fig2.QUICK_TRAIN if quick else fig2.TRAIN)
     learner, params, _, train_s = common.train_model(cfg, progress, out_dir, fig2.NAME)

@@ -29,6 +29,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from rmft_jax import _checks
+from rmft_jax.envs.bandit import UNIFORM_STD
 from rmft_jax.types import BANDIT, Array, Policy
 
 
@@ -251,7 +252,7 @@ class GaussianThompson(BanditPolicy):
     arms: int = 5
     noise_std: float = 1.0
     prior_mean: float = 0.5
-    prior_std: float = 0.2886751345948129
+    prior_std: float = UNIFORM_STD
 
     def __post_init__(self):
         check_arms(self)

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from rmft_jax import _checks
+from rmft_jax.envs.bandit import UNIFORM_STD
 from rmft_jax.policies.bandit import argmax_unplayed_first, check_arms, gaussian_posterior_argmax
 from rmft_jax.types import BANDIT, Array, Policy
 
@@ -173,7 +174,7 @@ class DiscountedThompson(Policy):
     gamma: float = 0.99
     noise_std: float = 1.0
     prior_mean: float = 0.5
-    prior_std: float = 0.2886751345948129
+    prior_std: float = UNIFORM_STD
 
     def __post_init__(self):
         check_arms(self)
