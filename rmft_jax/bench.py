@@ -9,11 +9,15 @@ other processes hits both alike; compile time is measured apart, with
   rollouts through :func:`rmft_jax.rollout.run` (task sampling, bulk noise, the
   scan, exact regret) against :mod:`rmft_jax.bench_numpy.bandits` (same algorithms,
   float32) on a Gaussian bandit, ``K = 5``, ``T = 1000``, at 4096 and 64 runs. The
-  headline is the **smaller** of the two policies' ratios; both are in ``rows``.
+  headline is the **smaller** of the two policies' ratios; both are in ``rows``,
+  with the bound that drawing the run's random numbers alone puts on the ratio,
+  and (4096 runs) the ratio under ``jax.threefry_partitionable(False)``.
 * ``decode_vs_recompute`` / ``transformer_vs_numpy``: Transformer rollouts (``K = 5``,
-  ``T = 100``, 2 layers, width 64, 2 heads) with KV-cache decoding against the same
-  policy recomputing the full prefix every round, and against the same incremental
-  algorithm in NumPy (:mod:`rmft_jax.bench_numpy.transformer`), in rollout-steps/s.
+  ``T = 100``, 2 layers, width 64, 2 heads) with KV-cache decoding (the cache grown
+  in segments, the batch run in tiles on CPU: what ``rollout.run`` does by default)
+  against the same policy recomputing the full prefix every round, and against the
+  same incremental algorithm in NumPy (:mod:`rmft_jax.bench_numpy.transformer`), in
+  rollout-steps/s; and, in the same run, the decoding on one static cache of ``T`` slots.
 * ``iteration``: one RMFT iteration of the Figure 2 config (:data:`rmft_jax.experiments.fig2.TRAIN`)
   split into rollout, selection and SFT, each its own jitted function, against the
   whole jitted iteration.
@@ -76,13 +80,14 @@ class Sizes:
     long_iterations: int = 1000
     eval_runs: int = 1000
     curves: bool = True
+    scale_runs: int = 65536  # 2^16 rollouts: measured on accelerators (and in quick mode, small, to test the path)
 
 
 FULL = Sizes()
 QUICK = Sizes(
     base_horizon=200, base_runs=64, base_repeats=3, iteration_parts=False, tf_horizon=25, tf_runs=128, tf_recompute_runs=16,
     tf_numpy_runs=128, tf_repeats=2, matmul_n=512, quick_train=True, iter_repeats=2, long_iterations=100,
-    eval_runs=64, curves=False,
+    eval_runs=64, curves=False, scale_runs=256,
 )
 
 
@@ -382,6 +387,39 @@ def bench_transformer(sizes: Sizes) -> dict:
     }
 
 
+def bench_scale(sizes: Sizes, quick: bool) -> dict:
+    """Throughput at ``sizes.scale_runs`` rollouts: Transformer decoding (``T = tf_horizon``) and UCB
+    (``T = base_horizon``), through the plain path and through :mod:`rmft_jax.sharding` over every
+    visible device (with one device the sharded call *is* the plain path, so it cannot be slower).
+
+    Full mode measures it on accelerators only: on a CPU the 4096-rollout rows already
+    show the throughput, and 2^16 Transformer rollouts would add a minute.
+    """
+    from rmft_jax import sharding
+    from rmft_jax.models import BanditTransformerPolicy
+
+    if not quick and jax.default_backend() == "cpu":
+        return {"skipped": "CPU backend: measured on accelerators only", "runs": sizes.scale_runs}
+    runs = sizes.scale_runs
+    out = {"runs": runs, "devices": jax.device_count()}
+    cfg, graphdef, params, tf_env = transformer_setup(sizes.tf_horizon)
+    base_env = BanditEnv(arms=ARMS, horizon=sizes.base_horizon, reward="gaussian", noise=SIGMA)
+    cases = {"transformer": (tf_env, BanditTransformerPolicy(cfg, graphdef, horizon=sizes.tf_horizon), params),
+             "ucb": (base_env, baseline_policy("ucb"), None)}
+    for name, (env, policy, p) in cases.items():
+        row = {}
+        for path, fn in (("plain", rollout.run), ("sharded", sharding.run)):
+            keys = iter(jax.random.split(jax.random.key(3), 2 + sizes.tf_repeats))
+            t0 = time.perf_counter()
+            jax.block_until_ready(fn(env, policy, next(keys), runs, p))
+            first = time.perf_counter() - t0
+            run_s = time_best(lambda: fn(env, policy, next(keys), runs, p), sizes.tf_repeats)
+            row[path] = {"run_s": run_s, "first_call_s": first, "steps_per_s": runs * env.horizon / run_s}
+        row["sharded_vs_plain"] = row["sharded"]["steps_per_s"] / row["plain"]["steps_per_s"]
+        out[name] = row
+    return out
+
+
 # --- (c, d, f) one RMFT iteration, recompilation, memory ------------------------------------
 
 
@@ -601,6 +639,8 @@ def run_all(quick: bool = False, curves: bool | None = None, log: Callable[[str]
     base = bench_baselines(sizes)
     log("Transformer rollouts")
     tf = bench_transformer(sizes)
+    log(f"throughput at {sizes.scale_runs} rollouts")
+    scale = bench_scale(sizes, quick)
     log("RMFT iteration")
     it = bench_iteration(sizes)
     tcfg, *reuse = it.pop("_reuse")
@@ -628,6 +668,7 @@ def run_all(quick: bool = False, curves: bool | None = None, log: Callable[[str]
         "recompiles": it["recompiles"] + long["compiles_during_run"],
         "baselines": base,
         "transformer": tf,
+        "scale": scale,
         "iteration": it,
         "compile_s": compile_s,
         "memory": {"peak_rss_mb": peak_rss_mb(), "device": device_memory(), "long_run": long},
@@ -665,6 +706,12 @@ def markdown(r: dict) -> str:
         ("fraction_of_matmul_peak", f"{r['fraction_of_matmul_peak']:.3f}",
          f"{tf['achieved_flops_per_s'] / 1e9:.2f} of {tf['matmul_flops_per_s'] / 1e9:.1f} GFLOP/s "
          f"({tf['matmul_n']}² matmul)"),
+        *([(f"throughput at {r['scale']['runs']} rollouts",
+            f"{r['scale']['transformer']['plain']['steps_per_s']:,.0f}",
+            f"Transformer rollout-steps/s (UCB {r['scale']['ucb']['plain']['steps_per_s']:,.0f}); sharded over "
+            f"{r['scale']['devices']} device(s) / plain: Transformer "
+            f"{r['scale']['transformer']['sharded_vs_plain']:.2f}x, UCB {r['scale']['ucb']['sharded_vs_plain']:.2f}x")]
+          if r.get("scale") and "skipped" not in r["scale"] else []),
         ("recompiles", str(r["recompiles"]), it["recompile_check"] + f"; {long['iterations']}-iteration run"),
         ("iteration (s)", f"{sp['iteration_s']:.3f}",
          f"{it['config']}: rollout {sp['rollout_s']:.3f} + selection {sp['selection_s']:.4f} + SFT {sp['sft_s']:.3f}"

@@ -16,6 +16,13 @@ fresh task) and :func:`rollout_tasks` over ``L`` rollouts of each of ``M`` given
 tasks, as Iterative RMFT needs. Both are jitted with the environment and the
 policy static (they are frozen dataclasses, equal by value), so repeated calls with
 the same shapes never recompile.
+
+Two layouts leave the values alone and save time: a policy whose state can be
+sized to the rounds it serves (the Transformer's key/value cache) runs the
+rounds in *segments*, one scan per static cache length (:func:`_scan_segments`),
+and on a single CPU device a policy may ask for the batch to run in *tiles*
+that fit a core's cache (:func:`_batch_tile`). Both are measured in
+``benchmarks/README.md``.
 """
 
 from __future__ import annotations

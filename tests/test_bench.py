@@ -37,6 +37,11 @@ def test_quick_bench_writes_the_headline_keys(quick):
     assert set(res["compile_s"]) >= {"run_transformer_decode", "iteration", "evaluate_model"}
     assert res["memory"]["peak_rss_mb"] > 0 and "versions" in res
     assert quick.with_suffix(".md").read_text().count("| baseline_vs_numpy |") == 1
+    # The 2^16-rollout measurement runs its code path at a small size in quick mode.
+    scale = res["scale"]
+    assert scale["runs"] == bench.QUICK.scale_runs
+    for name in ("transformer", "ucb"):
+        assert scale[name]["plain"]["steps_per_s"] > 0 and scale[name]["sharded_vs_plain"] > 0
 
 
 def test_existing_output_is_refused_without_overwrite(quick, capsys):

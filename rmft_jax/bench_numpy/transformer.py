@@ -6,8 +6,10 @@ blocks, tanh-GELU, two-pass LayerNorm), written as a NumPy program a careful
 researcher would write: a Python loop over rounds, every round vectorised over the
 batch of rollouts, matrix products through BLAS (``@``), the cache a preallocated
 array written in place. It attends over the filled prefix ``[: pos + 1]`` only
-(slicing is free in NumPy), so it does *less* attention work than the static-length
-JAX cache; the ratio against it measures the implementation, not the algorithm.
+(slicing is free in NumPy), so it does no more attention work than the JAX policy,
+whose static-shape caches grow in segments and hold at most 1.5 times the filled
+prefix (:func:`rmft_jax.models.policy.decode_segments`); the ratio against it
+measures the implementation, not the algorithm.
 
 Used by :mod:`rmft_jax.bench` and checked against the JAX model in
 ``tests/test_transformer.py``.

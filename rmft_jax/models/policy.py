@@ -7,6 +7,11 @@ key/value cache, so a rollout of ``T`` rounds costs ``T`` decode steps:
     round t: act from out_t (+ the policy's bulk noise)
              update: decode(token(a_t, feedback_t), pos t) -> out_{t+1}
 
+A decode step attends over every slot of its (static-length) cache, so the
+engine grows the cache in segments (:func:`decode_segments`): no step attends
+over more than 1.5 times its filled prefix, with the same actions as one cache
+of the whole horizon.
+
 The policies are frozen, hashable dataclasses (valid static ``jit`` arguments: the
 ``nnx.GraphDef`` hashes and compares by value); the weights travel as ``params``
 (the ``nnx.State`` from :func:`rmft_jax.models.transformer.init_model`).
