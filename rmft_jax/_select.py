@@ -2,11 +2,14 @@
 
 ``pick(x, i)`` returns ``x[..., i]`` for an integer index ``i`` (per row under
 ``vmap``). It is written as a masked sum, ``Σ_k where(k == i, x_k, 0)``, which
-adds one value to zeros and so returns that value exactly; under ``vmap`` it
-stays an elementwise, fusible expression. The equivalent gather
-(``take_along_axis`` or ``x[i]`` batched) lowers on XLA:CPU to a scalar gather
-loop: the exact pseudo-regret of 4096 runs of ``T = 1000`` took 32 ms through the
-gather and 6 ms this way on the 2-core development machine (``benchmarks/README.md``).
+adds one value to zeros and so returns that value exactly (``-0.0`` comes back
+as ``+0.0``); an index outside ``[0, K)`` gives NaN for floating ``x``, so a bad
+action cannot pass for a free one. Under
+``vmap`` it stays an elementwise, fusible expression, where the equivalent
+gather lowers on XLA:CPU to a scalar gather loop: the exact pseudo-regret of
+4096 runs of ``T = 1000`` took 24 ms through the gather and 5 ms this way on the
+2-core development machine (``benchmarks/README.md``). The loop is unrolled
+over the last axis, meant for a handful of arms.
 """
 
 from __future__ import annotations
@@ -25,4 +28,6 @@ def pick(x: Array, index: Array) -> Array:
     out = jnp.where(index == 0, x[..., 0], zero)
     for k in range(1, x.shape[-1]):
         out = out + jnp.where(index == k, x[..., k], zero)
+    if jnp.issubdtype(x.dtype, jnp.inexact):
+        out = jnp.where((index < 0) | (index >= x.shape[-1]), jnp.nan, out)
     return out

@@ -362,10 +362,13 @@ def bench_transformer(sizes: Sizes) -> dict:
     decode = bench_policy_run(env, policy, params, sizes.tf_runs, sizes.tf_repeats)
     decode["segments"] = [list(p) for p in policy.segments(T)]
     decode["batch_tile"] = rollout._batch_tile(policy, sizes.tf_runs)
-    one_cache = None
+    one_cache = untiled = None
     if len(policy.segments(T)) > 1:  # the same rollouts on one static cache of T slots
         one_cache = bench_policy_run(env, dataclasses.replace(policy, decode_segment=0), params, sizes.tf_runs,
                                      max(1, sizes.tf_repeats - 1))
+    if one_cache is not None and decode["batch_tile"]:  # ... and, in addition, the whole batch at once
+        untiled = bench_policy_run(env, dataclasses.replace(policy, decode_segment=0, tile=0), params,
+                                   sizes.tf_runs, max(1, sizes.tf_repeats - 1))
     recompute = bench_policy_run(env, BanditPrefixPolicy(cfg, graphdef, horizon=T), params,
                                  sizes.tf_recompute_runs, max(1, sizes.tf_repeats - 1))
     numpy_ = bench_numpy_transformer(np_transformer.numpy_params(params), cfg, T, sizes.tf_numpy_runs,
@@ -377,8 +380,10 @@ def bench_transformer(sizes: Sizes) -> dict:
     return {
         "model": {"layers": cfg.layers, "width": cfg.width, "heads": cfg.heads, "mlp_ratio": cfg.mlp_ratio,
                   "arms": cfg.actions},
-        "horizon": T, "decode": decode, "decode_one_cache": one_cache, "recompute": recompute, "numpy": numpy_,
+        "horizon": T, "decode": decode, "decode_one_cache": one_cache, "decode_one_cache_untiled": untiled,
+        "recompute": recompute, "numpy": numpy_,
         "segments_vs_one_cache": None if one_cache is None else decode["steps_per_s"] / one_cache["steps_per_s"],
+        "layout_vs_one_cache_untiled": None if untiled is None else decode["steps_per_s"] / untiled["steps_per_s"],
         "attended_slots_per_step": slots,
         "decode_vs_recompute": decode["steps_per_s"] / recompute["steps_per_s"],
         "transformer_vs_numpy": decode["steps_per_s"] / numpy_["steps_per_s"],
@@ -702,7 +707,9 @@ def markdown(r: dict) -> str:
          f"same incremental algorithm, {tf['numpy']['runs']} rollouts; caches "
          f"{', '.join(str(n) for _, n in tf['decode'].get('segments', []))}, tiles of "
          f"{tf['decode'].get('batch_tile') or 'all'}"
-         + (f"; {tf['segments_vs_one_cache']:.2f}x one cache of T slots" if tf.get("segments_vs_one_cache") else "")),
+         + (f"; {tf['segments_vs_one_cache']:.2f}x one cache of T slots" if tf.get("segments_vs_one_cache") else "")
+         + (f", {tf['layout_vs_one_cache_untiled']:.2f}x one cache and the batch at once"
+            if tf.get("layout_vs_one_cache_untiled") else "")),
         ("fraction_of_matmul_peak", f"{r['fraction_of_matmul_peak']:.3f}",
          f"{tf['achieved_flops_per_s'] / 1e9:.2f} of {tf['matmul_flops_per_s'] / 1e9:.1f} GFLOP/s "
          f"({tf['matmul_n']}² matmul)"),

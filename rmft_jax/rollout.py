@@ -17,7 +17,8 @@ tasks, as Iterative RMFT needs. Both are jitted with the environment and the
 policy static (they are frozen dataclasses, equal by value), so repeated calls with
 the same shapes never recompile.
 
-Two layouts leave the values alone and save time: a policy whose state can be
+Two layouts change shapes, not the algorithm (values agree to float rounding),
+and save time: a policy whose state can be
 sized to the rounds it serves (the Transformer's key/value cache) runs the
 rounds in *segments*, one scan per static cache length (:func:`_scan_segments`),
 and on a single CPU device a policy may ask for the batch to run in *tiles*
@@ -103,6 +104,8 @@ def _scan_segments(policy: Policy, body, state: PyTree, xs: PyTree, plan, axes: 
     (``None``: unbatched). The values are those of one scan over a state of the
     full size, up to float rounding of the shorter reductions.
     """
+    if plan and plan[-1][0] != _scan_length(xs):
+        raise ValueError(f"segments: must end at the horizon {_scan_length(xs)} (got {plan})")
     if not plan:
         return jax.lax.scan(body, state, xs)[1]
     outs, start = [], 0
@@ -113,6 +116,11 @@ def _scan_segments(policy: Policy, body, state: PyTree, xs: PyTree, plan, axes: 
         outs.append(out)
         start = end
     return jax.tree.map(lambda *parts: jnp.concatenate(parts, axis=0), *outs)
+
+
+def _scan_length(xs: PyTree) -> int:
+    """The length of the scanned axis of ``xs``."""
+    return jax.tree.leaves(xs)[0].shape[0]
 
 
 def rollout_episode(env: Environment, policy: Policy, episode: Episode, key: Array, params: PyTree = None) -> Trajectory:
@@ -141,9 +149,11 @@ def _batch_tile(policy: Policy, batch: int) -> int | None:
     working set fits a CPU core's cache (the Transformer's activations). On a
     process with one CPU device, a batch larger than that runs as a ``lax.map``
     over tiles of ``batch_tile`` rollouts (the largest divisor of ``batch`` not above
-    it, if at least a quarter of it), each tile its own scan over time. Each
-    rollout's arithmetic is unchanged. Accelerators, and several devices (where
-    :mod:`rmft_jax.sharding` splits the batch instead), run the batch at once.
+    it, if at least a quarter of it), each tile its own scan over time. The
+    algorithm is unchanged; the values agree to float rounding (XLA:CPU rounds a
+    matrix product of another batch size differently). Accelerators, and several
+    devices (where :mod:`rmft_jax.sharding` splits the batch instead), run the
+    batch at once.
     """
     hint = getattr(policy, "batch_tile", None)
     if not hint or batch <= hint or jax.default_backend() != "cpu" or jax.device_count() != 1:

@@ -136,3 +136,26 @@ def test_static_regret_is_best_fixed_minus_earned(case, domain):
     fixed = np.cumsum(rewards.astype(np.float64) @ pol[0].astype(np.float64))
     earned = np.cumsum(np.sum(pol.astype(np.float64) * rewards, axis=1))
     assert np.all(curve >= fixed - earned - 1e-4)
+
+
+def test_pick_is_the_gather_bit_for_bit_and_refuses_bad_indices():
+    import jax
+    import jax.numpy as jnp
+
+    from rmft_jax._select import pick
+
+    rng = np.random.default_rng(7)
+    x = (rng.standard_normal((200, 7)) * 10.0 ** rng.integers(-30, 30, (200, 7))).astype(np.float32)
+    x[::17, 3] = np.inf
+    x[::23, 1] = -np.inf
+    idx = rng.integers(0, 7, 200)
+    want = np.take_along_axis(x, idx[:, None], axis=1)[:, 0]
+    got = np.asarray(jax.jit(jax.vmap(pick))(jnp.asarray(x), jnp.asarray(idx)))
+    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))  # the same bits
+    assert np.isnan(np.asarray(pick(jnp.ones(4), jnp.array([4, -1, 9])))).all()
+    # The pseudo-regret built on it equals a left-to-right float32 sum of the gaps exactly.
+    means = rng.uniform(size=(1, 7)).astype(np.float32)
+    actions = rng.integers(0, 7, 300)
+    gaps = (means.max(axis=1, keepdims=True) - means)[0, actions]
+    np.testing.assert_array_equal(np.asarray(regret.pseudo_regret(jnp.asarray(means), jnp.asarray(actions))),
+                                  np.cumsum(gaps, dtype=np.float32))

@@ -22,7 +22,6 @@ RMFT-NOTES setting, not the paper.
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import ClassVar
 
 import jax
@@ -34,8 +33,9 @@ from rmft_jax.regret import pseudo_regret
 from rmft_jax.types import BANDIT, Array, Environment, Episode
 
 REWARDS = ("bernoulli", "gaussian", "gamma")
-# Standard deviation of U[0, 1] (sqrt(1/12)): the default Gaussian prior matches the default uniform one.
-UNIFORM_STD = math.sqrt(1 / 12)
+# Standard deviation of U[0, 1], sqrt(1/12), written as the saved configs carry it: the
+# default Gaussian prior matches the default uniform one.
+UNIFORM_STD = 0.2886751345948129
 PRIORS = ("uniform", "gaussian", "fixed")
 
 

@@ -8,9 +8,9 @@ key/value cache, so a rollout of ``T`` rounds costs ``T`` decode steps:
              update: decode(token(a_t, feedback_t), pos t) -> out_{t+1}
 
 A decode step attends over every slot of its (static-length) cache, so the
-engine grows the cache in segments (:func:`decode_segments`): no step attends
-over more than 1.5 times its filled prefix, with the same actions as one cache
-of the whole horizon.
+engine grows the cache in segments (:func:`decode_segments`): after the first
+segment no step attends over more than 1.5 times its filled prefix; the outputs
+are those of one cache of the whole horizon, to float rounding.
 
 The policies are frozen, hashable dataclasses (valid static ``jit`` arguments: the
 ``nnx.GraphDef`` hashes and compares by value); the weights travel as ``params``
@@ -78,7 +78,7 @@ def decode_segments(horizon: int, first: int = SEGMENT_FIRST) -> tuple[tuple[int
     ``n - 1``. Then no step attends over more than 1.5 times its filled prefix
     (``first`` slots at the start) and the number of segments, each a separately
     compiled scan, grows like ``log T``. At ``T = 100``: caches of 32, 48, 72 and
-    100 slots, 63% of the single cache's slot reads. ``first = 0``, or a horizon
+    100 slots, 64% of the single cache's slot reads. ``first = 0``, or a horizon
     of at most ``first``, gives one segment.
     """
     horizon = _checks.integer("horizon", horizon, 1)
@@ -123,6 +123,8 @@ class _TransformerPolicy(Policy):
         self.cfg.check_horizon(horizon)
         set_("horizon", horizon)
         set_("decode_segment", _checks.integer("decode_segment", self.decode_segment, 0))
+        if self.tile is not None:
+            set_("tile", _checks.integer("tile", self.tile, 0))
 
     def _check_rollout(self, horizon: int) -> None:
         # Runs while tracing: a too-long rollout fails before any compilation.
@@ -144,12 +146,14 @@ class _TransformerPolicy(Policy):
     def batch_tile(self) -> int:
         """Rollouts per tile of a batched rollout on CPU (read by :func:`rmft_jax.rollout._batch_tile`).
 
-        The largest power of two (at least 64) whose MLP activations, ``tile ×
-        mlp_ratio·width`` floats, fit in TILE_BYTES = 512 KiB, so a decode step's
-        elementwise passes stay in a core's cache. At width 64 that is 512 rollouts;
-        4096 rollouts of ``T = 100`` ran 1.5x faster in tiles of 512 than at once
-        on the development machine (``benchmarks/README.md``).
+        The ``tile`` field when set (``0``: no tiles); by default the largest power
+        of two (at least 64) whose MLP activations, ``tile × mlp_ratio·width``
+        floats, fit in TILE_BYTES = 512 KiB, so a decode step's elementwise passes
+        stay in a core's cache: 512 rollouts at width 64 (``benchmarks/README.md``
+        measures the gain).
         """
+        if self.tile is not None:
+            return self.tile
         floats = TILE_BYTES // 4 // (self.cfg.mlp_ratio * self.cfg.width)
         return max(64, 1 << max(floats, 1).bit_length() - 1)
 
@@ -191,7 +195,15 @@ class BanditTransformerPolicy(_TransformerPolicy):
       decode_segment: cache length of the first decode segment, ``>= 0``: longer
         rollouts grow the cache between segments (:func:`decode_segments`), so the
         cost of a step follows its filled prefix; ``0`` keeps one cache of the
-        rollout horizon. Values agree to float rounding either way.
+        rollout horizon.
+      tile: rollouts per tile when a batch runs on one CPU device
+        (:func:`rmft_jax.rollout._batch_tile`): ``None`` chooses by the model's
+        width (:attr:`batch_tile`), ``0`` runs the batch at once.
+
+    ``decode_segment`` and ``tile`` change shapes, not the algorithm: outputs agree
+    to float rounding (XLA:CPU rounds matrix products differently at other
+    sizes), which a greedy policy (``τ = 0``) can turn into a different action
+    where its two best logits are within rounding of each other.
     """
 
     feedback: ClassVar[str] = BANDIT
@@ -202,6 +214,7 @@ class BanditTransformerPolicy(_TransformerPolicy):
     horizon: int | None = None
     temperature: float = 1.0
     decode_segment: int = SEGMENT_FIRST
+    tile: int | None = None
 
     def __post_init__(self):
         self._validate()
@@ -237,7 +250,7 @@ class OnlineTransformerPolicy(_TransformerPolicy):
       graphdef, horizon: as for :class:`BanditTransformerPolicy`.
       explore_std: ``σ >= 0`` of the Gaussian exploration added to ``y_t`` before
         the map onto ``Π`` during rollouts; ``0`` is deterministic.
-      decode_segment: as for :class:`BanditTransformerPolicy`.
+      decode_segment, tile: as for :class:`BanditTransformerPolicy` (outputs agree to float rounding).
     """
 
     feedback: ClassVar[str] = FULL
@@ -248,6 +261,7 @@ class OnlineTransformerPolicy(_TransformerPolicy):
     horizon: int | None = None
     explore_std: float = 0.1
     decode_segment: int = SEGMENT_FIRST
+    tile: int | None = None
 
     def __post_init__(self):
         self._validate()
