@@ -11,9 +11,14 @@ shapes ``(T, B / devices)``) and inserts the all-reduce of the SFT gradients.
 
 Equivalence with one device (``tests/test_sharding.py``, 8 CPU devices): random
 keys are derived from the batch index (threefry is partitionable), so every
-rollout, and therefore every selection, is bit-identical; SFT sums a gradient over
-a batch split across devices, so parameters agree to float rounding (``atol
-1e-5`` after a few iterations).
+rollout draws the same numbers; the baselines' rollouts, and in those tests the
+sampled Transformer rollouts and therefore every selection, are bit-identical.
+A Transformer's matrix products run on ``B / devices`` rows per device, which
+XLA:CPU may round differently from ``B`` rows, so in general model outputs agree
+to float rounding (greedy play can part where two logits tie to rounding; see
+``rmft_jax.rollout._batch_tile`` for the same effect of tiles). SFT sums a
+gradient over a batch split across devices, so parameters agree to float
+rounding (``atol 1e-5`` after a few iterations).
 
 Devices: ``devices=None`` uses every visible device when there is more than one
 (one device: the plain, unsharded path); an ``int`` takes the first ``n`` of
@@ -105,7 +110,8 @@ def _sharded_run(env: Environment, policy: Policy, num_runs: int, mesh: Mesh):
 def run(env: Environment, policy: Policy, key: Array, num_runs: int, params: PyTree = None, devices: Devices = None):
     """:func:`rmft_jax.rollout.run` with the ``num_runs`` axis split over devices.
 
-    Equal, bit for bit, to the unsharded call with the same arguments.
+    Equal to the unsharded call with the same arguments: bit for bit for the baselines, to float
+    rounding of the per-device matrix products for a model (see the module docstring).
     """
     mesh = resolve_mesh(devices)
     if mesh is None:
@@ -126,7 +132,8 @@ def rollout_tasks(
     env: Environment, policy: Policy, key: Array, tasks: PyTree, num_rollouts: int, params: PyTree = None,
     devices: Devices = None,
 ):
-    """:func:`rmft_jax.rollout.rollout_tasks` with the task axis ``M`` split over devices (bit-identical)."""
+    """:func:`rmft_jax.rollout.rollout_tasks` with the task axis ``M`` split over devices (as :func:`run`: same
+    random numbers, values to float rounding for a model)."""
     mesh = resolve_mesh(devices)
     if mesh is None:
         return rollout.rollout_tasks(env, policy, key, tasks, num_rollouts, params)
