@@ -139,10 +139,14 @@ class Learner(NamedTuple):
     base_params: PyTree
 
 
-def make_optimizer(cfg: RMFTConfig) -> optax.GradientTransformation:
+def make_optimizer(cfg: RMFTConfig, learning_rate: Array | float | None = None) -> optax.GradientTransformation:
+    """Clipped AdamW of ``cfg``. ``learning_rate`` (a scalar, may be traced) overrides
+    ``cfg.learning_rate``; the optimiser state has the same structure either way, which
+    is what lets :func:`rmft_jax.sharding.sweep_seeds` ``vmap`` over learning rates."""
+    lr = cfg.learning_rate if learning_rate is None else learning_rate
     return optax.chain(
         optax.clip_by_global_norm(cfg.grad_clip),
-        optax.adamw(cfg.learning_rate, weight_decay=cfg.weight_decay),
+        optax.adamw(lr, weight_decay=cfg.weight_decay),
     )
 
 
@@ -188,9 +192,11 @@ def push(buffer: Buffer, actions: Array, feedback: Array, iteration: Array) -> B
     return Buffer(acts, fb, jnp.minimum(buffer.filled + n, buffer.actions.shape[0]))
 
 
-def sft(learner: Learner, cfg: RMFTConfig, params, opt_state, buffer: Buffer, key: Array):
-    """``cfg.sft_steps`` optimiser steps on (mini-batches of) the buffer. Returns new params, opt state, metrics."""
-    opt = make_optimizer(cfg)
+def sft(learner: Learner, cfg: RMFTConfig, params, opt_state, buffer: Buffer, key: Array, learning_rate=None):
+    """``cfg.sft_steps`` optimiser steps on (mini-batches of) the buffer. Returns new params, opt state, metrics.
+
+    ``learning_rate``: a (possibly traced) override of ``cfg.learning_rate``."""
+    opt = make_optimizer(cfg, learning_rate)
     size = buffer.actions.shape[0]
     batch = cfg.batch_size or size
     grad_fn = jax.value_and_grad(learner.loss, has_aux=True)
@@ -213,7 +219,8 @@ def sft(learner: Learner, cfg: RMFTConfig, params, opt_state, buffer: Buffer, ke
 
 
 def iteration(
-    env: Environment, cfg: RMFTConfig, learner: Learner, state: TrainState, key: Array, base_params: PyTree, shard=None
+    env: Environment, cfg: RMFTConfig, learner: Learner, state: TrainState, key: Array, base_params: PyTree, shard=None,
+    learning_rate=None,
 ):
     """One Iterative-RMFT iteration (pure; :func:`make_iteration` jits it). Returns ``(state, metrics)``.
 
@@ -221,7 +228,7 @@ def iteration(
     compiled iteration does not embed weights and serves any model of the same shapes.
     ``shard`` (optional, ``pytree -> pytree``) lays out the batch arrays (tasks,
     rollouts, buffer) for data parallelism (:mod:`rmft_jax.sharding`); values are
-    unchanged.
+    unchanged. ``learning_rate`` (optional, may be traced) overrides ``cfg.learning_rate``.
     """
     shard = (lambda tree: tree) if shard is None else shard  # noqa: E731
     k_task, k_roll, k_sft = jax.random.split(jax.random.fold_in(key, state.iteration), 3)
@@ -233,7 +240,7 @@ def iteration(
     buffer = shard(push(state.buffer, acts, fb, state.iteration))
     start = state.params if cfg.warm_start else base_params
     opt_state = state.opt_state if cfg.warm_start else make_optimizer(cfg).init(base_params)
-    params, opt_state, sft_metrics = sft(learner, cfg, start, opt_state, buffer, k_sft)
+    params, opt_state, sft_metrics = sft(learner, cfg, start, opt_state, buffer, k_sft, learning_rate)
     kept = jnp.take_along_axis(final, idx, axis=1)
     metrics = {
         "rollout_regret_mean": jnp.mean(final),
@@ -252,14 +259,17 @@ def make_iteration(env: Environment, cfg: RMFTConfig, learner: Learner):
     return jax.jit(functools.partial(iteration, env, cfg, learner), donate_argnums=(0,))
 
 
-def train_scan(env: Environment, cfg: RMFTConfig, learner: Learner, key: Array, state: TrainState | None = None):
+def train_scan(
+    env: Environment, cfg: RMFTConfig, learner: Learner, key: Array, state: TrainState | None = None, learning_rate=None
+):
     """All ``cfg.iterations`` iterations in one ``lax.scan`` (``jit(vmap(train_scan))`` sweeps seeds).
 
     Metrics are reduced to scalars inside the scan, so memory does not grow with
     the number of iterations beyond one scalar per metric per iteration.
+    ``learning_rate`` (optional, may be traced) overrides ``cfg.learning_rate``.
     """
     state = init_state(env, cfg, learner) if state is None else state
-    body = lambda s, _: iteration(env, cfg, learner, s, key, learner.base_params)  # noqa: E731
+    body = lambda s, _: iteration(env, cfg, learner, s, key, learner.base_params, learning_rate=learning_rate)  # noqa: E731
     return jax.lax.scan(body, state, None, length=cfg.iterations)
 
 

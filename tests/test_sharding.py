@@ -7,7 +7,8 @@ Tolerances: rollouts (actions, rewards, regret) are compared bit for bit, and me
 over them, reduced across devices, to ``1e-6``. SFT sums gradients over a batch split
 across devices, and a vmapped seed sweep batches its matrix products, so parameters
 agree to float rounding amplified by Adam's normalisation: ``atol = 5e-4`` (half of
-one Adam step at the learning rate 1e-3 used here), metrics ``atol = 1e-5``.
+one Adam step at the learning rate 1e-3 used here; scaled with the learning rate in
+the learning-rate sweep), metrics ``atol = 1e-5``.
 """
 
 from __future__ import annotations
@@ -119,6 +120,33 @@ def test_sweep_seeds_equals_separate_runs():
             np.testing.assert_allclose(a[i], b, atol=PARAM_ATOL, rtol=0)
         for k in m:
             np.testing.assert_allclose(metrics[k][i], m[k], atol=METRIC_ATOL, rtol=0)
+
+
+def test_sweep_over_learning_rates_equals_separate_runs():
+    """A (learning rate × seed) grid in one program: each cell is the run with that seed and
+    rmft.learning_rate (the learning rate travels traced; the optimiser state keeps its structure)."""
+    cfg = TrainConfig.from_dict({**TINY, "rmft": {**TINY["rmft"], "tasks": 8, "iterations": 2}})
+    seeds, rates = [0, 3], [1e-3, 1e-2]
+    states, metrics = sharding.sweep_seeds(cfg, seeds, learning_rates=rates)
+    assert all(v.shape == (2, 2, cfg.rmft.iterations) for v in metrics.values())
+    finals = []
+    for r, lr in enumerate(rates):
+        for i, seed in enumerate(seeds):
+            one = cfg.with_overrides({"seed": seed, "rmft.learning_rate": lr})
+            learner = build_learner(one)
+            state, m = jax.jit(lambda k, one=one, learner=learner: rmft.train_scan(one.make_env(), one.rmft, learner, k))(
+                jax.random.fold_in(jax.random.key(seed), 1)
+            )
+            np.testing.assert_array_equal(states.buffer.actions[r, i], state.buffer.actions)
+            for a, b in zip(jax.tree.leaves(states.params), jax.tree.leaves(state.params)):
+                np.testing.assert_allclose(a[r, i], b, atol=PARAM_ATOL * lr / 1e-3, rtol=0)
+            for k in m:
+                np.testing.assert_allclose(metrics[k][r, i], m[k], atol=METRIC_ATOL, rtol=0)
+            finals.append(np.concatenate([np.ravel(x[r, i]) for x in jax.tree.leaves(states.params)]))
+    # The learning rate reaches the optimiser: the two rates train the same seed differently.
+    assert np.abs(finals[0] - finals[2]).max() > 10 * PARAM_ATOL
+    with pytest.raises(ValueError, match="^learning_rates: must be a 1-D sequence of positive numbers"):
+        sharding.sweep_seeds(cfg, seeds, learning_rates=[1e-3, -1.0])
 
 
 def test_devices_argument_is_validated():

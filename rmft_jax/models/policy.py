@@ -62,6 +62,7 @@ class DecodeState:
 # SEGMENT_GROWTH times more (rounded up), the last the horizon.
 SEGMENT_FIRST = 32
 SEGMENT_GROWTH = 1.5
+# The per-round activations one CPU tile of rollouts may hold (see batch_tile).
 TILE_BYTES = 512 * 1024
 
 
