@@ -166,9 +166,9 @@ def linear_quadratic_fit(xs, ys) -> dict:
     largest ``x`` that the quadratic term accounts for.
     """
     x, y = np.asarray(xs, float), np.asarray(ys, float)
-    basis = np.stack([np.ones_like(x), x, x * x], axis=1) / y[:, None]
-    coef = _nnls(basis, np.ones_like(y))
-    fitted = np.stack([np.ones_like(x), x, x * x], axis=1) @ coef
+    basis = np.stack([np.ones_like(x), x, x * x], axis=1)
+    coef = _nnls(basis / y[:, None], np.ones_like(y))
+    fitted = basis @ coef
     return {"const": float(coef[0]), "linear": float(coef[1]), "quadratic": float(coef[2]),
             "quadratic_share": float(coef[2] * x[-1] ** 2 / fitted[-1]) if fitted[-1] > 0 else 0.0}
 
@@ -262,9 +262,8 @@ def _randomness_of_run(env, policy, num_runs: int):
 
     @jax.jit
     def draw(key):
-        k_task, k_env, k_pol = rollout._split3(jax.random.split(key, num_runs))
-        episodes = jax.vmap(lambda kt, ke: env.realize(ke, env.sample_task(kt)))(k_task, k_env)
-        return episodes, jax.vmap(policy.noise, in_axes=(0, None))(k_pol, env.horizon)
+        episodes, k_pol = rollout.run_episodes(env, key, num_runs)
+        return episodes, rollout.bulk_noise(policy, k_pol, env.horizon)
 
     return draw
 

@@ -186,7 +186,7 @@ def _rollout_tile(env: Environment, policy: Policy, episodes: Episode, keys: Arr
     """
     horizon = env.horizon
     batch = keys.shape[0]
-    noise = jax.vmap(policy.noise, in_axes=(0, None))(keys, horizon)
+    noise = bulk_noise(policy, keys, horizon)
     time_major = lambda x: jnp.swapaxes(x, 0, 1)  # noqa: E731
     stationary = episodes.means.shape[1] == 1
     plan = _segments(policy, horizon)
@@ -233,14 +233,25 @@ def _split3(keys: Array) -> tuple[Array, Array, Array]:
     return k[:, 0], k[:, 1], k[:, 2]
 
 
+def bulk_noise(policy: Policy, keys: Array, horizon: int) -> PyTree:
+    """The policy's bulk noise for a batch of rollouts, one key each (leading axis ``B``)."""
+    return jax.vmap(policy.noise, in_axes=(0, None))(keys, horizon)
+
+
+def run_episodes(env: Environment, key: Array, num_runs: int) -> tuple[Episode, Array]:
+    """What :func:`run` draws before the rollouts: ``num_runs`` fresh realised episodes and the policy keys."""
+    k_task, k_env, k_pol = _split3(jax.random.split(key, num_runs))
+    episodes = jax.vmap(lambda kt, ke: env.realize(ke, env.sample_task(kt)))(k_task, k_env)
+    return episodes, k_pol
+
+
 @functools.partial(jax.jit, static_argnames=("env", "policy", "num_runs"))
 def run(env: Environment, policy: Policy, key: Array, num_runs: int, params: PyTree = None) -> Trajectory:
     """``num_runs`` independent rollouts, each on a fresh task: leading axis ``num_runs``.
 
     Row ``i`` equals ``rollout(env, policy, jax.random.split(key, num_runs)[i], None, params)``.
     """
-    k_task, k_env, k_pol = _split3(jax.random.split(key, num_runs))
-    episodes = jax.vmap(lambda kt, ke: env.realize(ke, env.sample_task(kt)))(k_task, k_env)
+    episodes, k_pol = run_episodes(env, key, num_runs)
     return _rollout_batch(env, policy, episodes, k_pol, params)
 
 
