@@ -84,6 +84,33 @@ def test_tokens_layout():
     np.testing.assert_array_equal(toks, [[0, 0, 0, 0, 1], [0, 0, 1, 0.5, 0], [1, 0, 0, -1.0, 0]])
     otoks = online_tokens(jnp.array([[1.0, 2.0], [3.0, 4.0]]))
     np.testing.assert_array_equal(otoks, [[0, 0, 1], [1, 2, 0]])
+    per_arm = bandit_tokens(jnp.array([2, 0, 1]), jnp.array([0.5, -1.0, 3.0]), 3, "per_arm")
+    np.testing.assert_array_equal(per_arm, [[0, 0, 0, 0, 0, 0, 1], [0, 0, 1, 0, 0, 0.5, 0], [1, 0, 0, -1.0, 0, 0, 0]])
+
+
+def test_an_average_of_per_arm_tokens_holds_each_arms_statistics():
+    """Uniform attention over per-arm tokens gives (n_a/t, S_a/t) for every arm; over shared tokens the reward
+    part is the overall mean only (so the per-arm means cannot be read off an average)."""
+    K, T = 4, 50
+    a = jax.random.randint(jax.random.key(0), (T,), 0, K)
+    r = jax.random.normal(jax.random.key(1), (T,)) + a
+    avg = jnp.mean(bandit_tokens(a, r, K, "per_arm")[1:], axis=0)  # the history of rounds 1..T-1
+    counts = np.bincount(np.asarray(a[:-1]), minlength=K)
+    sums = np.bincount(np.asarray(a[:-1]), weights=np.asarray(r[:-1]), minlength=K)
+    np.testing.assert_allclose(avg[:K], counts / (T - 1), rtol=1e-6)
+    np.testing.assert_allclose(avg[K:2 * K], sums / (T - 1), rtol=1e-5, atol=1e-6)
+    shared = jnp.mean(bandit_tokens(a, r, K)[1:], axis=0)
+    np.testing.assert_allclose(shared[K], sums.sum() / (T - 1), rtol=1e-5, atol=1e-6)
+    assert TransformerConfig(actions=K, bandit_token="per_arm").token_dim == 2 * K + 1
+    assert TransformerConfig(actions=K).token_dim == K + 2
+
+
+def test_per_arm_token_decode_equals_full_pass():
+    cfg = TransformerConfig(actions=3, layers=1, heads=1, width=8, bandit_token="per_arm", max_horizon=16)
+    g, p = build(cfg)
+    tokens = bandit_tokens(jax.random.randint(jax.random.key(1), (10,), 0, 3), jax.random.normal(jax.random.key(2), (10,)),
+                           3, "per_arm")
+    np.testing.assert_allclose(scan_decode(g, p, tokens), apply(g, p, tokens), atol=1e-5, rtol=1e-5)
 
 
 def test_graphdef_is_a_valid_static_argument():
@@ -327,6 +354,7 @@ def test_second_run_with_new_params_does_not_recompile():
         (dict(actions=1), "^actions: must be an integer >= 2"),
         (dict(layers=0), "^layers: must be an integer >= 1"),
         (dict(radius=0.0), "^radius: must be a number > 0"),
+        (dict(bandit_token="arm"), "^bandit_token: must be one of shared, per_arm"),
     ],
 )
 def test_config_errors(kw, match):

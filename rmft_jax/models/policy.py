@@ -238,7 +238,7 @@ class BanditTransformerPolicy(_TransformerPolicy):
         return jnp.argmax(state.out / self.temperature + noise).astype(jnp.int32)
 
     def _token(self, action: Array, feedback: Array) -> Array:
-        return tfm.bandit_token(action, feedback, self.arms)
+        return tfm.bandit_token(action, feedback, self.arms, self.cfg.bandit_token)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -351,7 +351,7 @@ def bandit_log_probs(graphdef: nnx.GraphDef, params: PyTree, actions: Array, rew
     if temperature <= 0:
         _checks.fail("temperature", "> 0 for log-probabilities (0 is greedy, no density)", temperature)
     model = nnx.merge(graphdef, params)
-    logits = model(tfm.bandit_tokens(actions, rewards, model.cfg.actions))
+    logits = model(tfm.bandit_tokens(actions, rewards, model.cfg.actions, model.cfg.bandit_token))
     return jax.nn.log_softmax(logits / temperature, axis=-1)
 
 

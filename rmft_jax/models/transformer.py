@@ -5,7 +5,9 @@ whose input is a sequence of numerical tokens (no text, no vocabulary) and whose
 output at round ``t`` is the decision for round ``t``:
 
 * **bandit** (``K`` arms): the token read before round ``t`` is
-  ``[one_hot(a_{t-1}) (K), r_{t-1}, start_flag]`` and the head gives ``K`` logits;
+  ``[one_hot(a_{t-1}) (K), r_{t-1}, start_flag]`` (``bandit_token = "shared"``) or
+  ``[one_hot(a_{t-1}), r_{t-1}·one_hot(a_{t-1}), start_flag]`` (``"per_arm"``, the
+  reward in the pulled arm's slot), and the head gives ``K`` logits;
 * **online** (dimension ``d``): the token is ``[R_{t-1} (d), start_flag]`` and the head
   gives ``y_t ∈ R^d``, mapped onto ``Π`` by :func:`map_to_domain` (projection onto the
   ball, softmax onto the simplex).
@@ -27,7 +29,11 @@ Position handling: **no positional encoding ("NoPE")**. The quick trials of
   unique start token shrinks like ``1/t``;
 * for the tasks here the sufficient statistics (arm counts and reward sums; the
   cumulative reward vector) are permutation-invariant sums over the history, which
-  attention (an average over the past) represents without any position signal.
+  attention (an average over the past) represents without any position signal —
+  for bandits only with the ``"per_arm"`` token: an average of ``"shared"`` tokens
+  holds the arm frequencies and the *overall* mean reward, and per-arm reward
+  sums then need attention weights that single out one arm (the exploration
+  ablation, ``rmft figure exploration``, measures what this costs).
 
 So nothing in the network depends on the absolute index except through the data;
 serving a longer horizon only needs a longer cache (up to ``max_horizon``, the
@@ -59,6 +65,8 @@ from rmft_jax.types import Array, PyTree
 
 TASKS = ("bandit", "online")
 DOMAINS = ("ball", "simplex")
+# Bandit token layouts (see bandit_tokens): the reward in one shared slot, or in the pulled arm's slot.
+BANDIT_TOKENS = ("shared", "per_arm")
 # Masked attention logits: finite (not -inf) so the masked softmax stays NaN-free
 # under autodiff; exp() of it underflows to exactly 0.
 _MASKED = -1e30
@@ -80,6 +88,9 @@ class TransformerConfig:
         full passes longer than this are refused.
       domain: ``"ball"`` (Env I) or ``"simplex"`` (Env II); online only (ignored for bandits).
       radius: radius of the ball ``Π``, ``> 0`` (online, ``ball`` only).
+      bandit_token: layout of a bandit token (:func:`bandit_tokens`): ``"shared"``,
+        ``[one_hot(a), r, start]``, or ``"per_arm"``, ``[one_hot(a), r·one_hot(a), start]``,
+        the reward written in the pulled arm's slot (bandit only).
     """
 
     task: str = "bandit"
@@ -91,6 +102,7 @@ class TransformerConfig:
     max_horizon: int = 1024
     domain: str = "ball"
     radius: float = 1.0
+    bandit_token: str = "shared"
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
@@ -105,11 +117,14 @@ class TransformerConfig:
         set_("max_horizon", _checks.integer("max_horizon", self.max_horizon, 1))
         _checks.choice("domain", self.domain, DOMAINS)
         set_("radius", _checks.real("radius", self.radius, low=0.0, low_open=True))
+        _checks.choice("bandit_token", self.bandit_token, BANDIT_TOKENS)
 
     @property
     def token_dim(self) -> int:
-        """``K + 2`` (bandit: one-hot action, reward, start flag) or ``d + 1`` (online)."""
-        return self.actions + 2 if self.task == "bandit" else self.actions + 1
+        """``K + 2`` (bandit, shared reward slot), ``2K + 1`` (bandit, per-arm reward slots) or ``d + 1`` (online)."""
+        if self.task == "online":
+            return self.actions + 1
+        return self.actions + 2 if self.bandit_token == "shared" else 2 * self.actions + 1
 
     @property
     def head_dim(self) -> int:
@@ -124,29 +139,37 @@ class TransformerConfig:
 # --- tokens ------------------------------------------------------------------------
 
 
-def bandit_tokens(actions: Array, rewards: Array, arms: int) -> Array:
+def bandit_tokens(actions: Array, rewards: Array, arms: int, layout: str = "shared") -> Array:
     """The teacher-forced input of a bandit trajectory.
 
     Args:
       actions: ``(T,)`` int arms ``a_1..a_T``.
       rewards: ``(T,)`` rewards ``r_1..r_T``.
       arms: ``K``.
+      layout: ``"shared"`` or ``"per_arm"`` (:func:`bandit_token`).
     Returns:
-      ``(T, K + 2)``: row ``t`` (0-based) is the token read before deciding round
-      ``t + 1``: the start token ``[0, 0, 1]`` for ``t = 0``, else
-      ``[one_hot(a_t), r_t, 0]`` (the previous round). The last round's action and
-      reward are not read: nothing is decided after them.
+      ``(T, token_dim)``: row ``t`` (0-based) is the token read before deciding round
+      ``t + 1``: the start token (zeros, ``start_flag = 1``) for ``t = 0``, else the
+      token of the previous round, :func:`bandit_token` ``(a_t, r_t)``. The last
+      round's action and reward are not read: nothing is decided after them.
     """
-    prev = jnp.concatenate(
-        [jax.nn.one_hot(actions[:-1], arms), rewards[:-1, None].astype(jnp.float32), jnp.zeros((actions.shape[0] - 1, 1))],
-        axis=1,
-    )
-    return jnp.concatenate([start_token(arms + 2)[None], prev], axis=0)
+    prev = jax.vmap(lambda a, r: bandit_token(a, r, arms, layout))(actions[:-1], rewards[:-1])
+    return jnp.concatenate([start_token(prev.shape[1])[None], prev], axis=0)
 
 
-def bandit_token(action: Array, reward: Array, arms: int) -> Array:
-    """One bandit token ``[one_hot(a), r, 0]``, ``(K + 2,)``."""
-    return jnp.concatenate([jax.nn.one_hot(action, arms), jnp.reshape(reward, (1,)).astype(jnp.float32), jnp.zeros((1,))])
+def bandit_token(action: Array, reward: Array, arms: int, layout: str = "shared") -> Array:
+    """One bandit token: ``[one_hot(a), r, 0]`` (``"shared"``, ``K + 2``) or
+    ``[one_hot(a), r·one_hot(a), 0]`` (``"per_arm"``, ``2K + 1``).
+
+    With the per-arm layout an average over the history (uniform attention) holds
+    every arm's pull frequency *and* reward sum, ``(n_a/t, S_a/t)``; with the shared
+    slot it holds the frequencies and the overall mean reward only, and per-arm
+    reward statistics need attention weights that pick out one arm.
+    """
+    onehot = jax.nn.one_hot(action, arms)
+    r = jnp.reshape(reward, (1,)).astype(jnp.float32)
+    slot = r if layout == "shared" else r * onehot
+    return jnp.concatenate([onehot, slot, jnp.zeros((1,))])
 
 
 def online_tokens(rewards: Array) -> Array:
