@@ -28,7 +28,7 @@ from rmft_jax.rmft import RMFTConfig
 from rmft_jax.types import BANDIT, Environment
 
 SECTIONS = ("env", "model", "rmft", "eval", "seed")
-LATER_DEFAULTS = {"shared_env_noise": False}
+LATER_DEFAULTS = {"shared_env_noise": False, "selection": "final", "selection_horizon": 0}
 
 
 @dataclasses.dataclass(frozen=True)
