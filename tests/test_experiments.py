@@ -22,6 +22,21 @@ def test_fig2_quick(out):
         assert (out / f"fig2.{ext}").stat().st_size > 0
 
 
+def test_fig2_quick_shows_the_method_learning_and_exploring(out):
+    """The README's first command must show RMFT working (issue 9): regret at T = 100 at most 0.6x the base
+    model's with a sublinear growth exponent, and fewer suffix failures than Greedy on the same runs.
+
+    SuffFailFreq(50) is a proportion over n = 100 runs: the standard error of a difference of two proportions
+    is at most sqrt(2 * 0.25 / n) = 0.071, so the margin of 0.14 is two standard errors at worst.
+    """
+    s = json.loads((out / "fig2.json").read_text())["summary"]
+    assert s["rmft"]["final_regret_mean"] <= 0.6 * s["base"]["final_regret_mean"], s
+    assert s["rmft"]["beta_hat"] < 1.0, s
+    n = len(json.loads((out / "fig2.json").read_text())["methods"]["rmft"]["final_regret"])
+    margin = 2 * (2 * 0.25 / n) ** 0.5
+    assert s["rmft"]["suff_fail_freq_half"] + margin < s["greedy"]["suff_fail_freq_half"], s
+
+
 def test_reward_generalization_quick_reuses_the_fig2_model(out):
     runs_before = sorted(p.name for p in (out / "runs").iterdir())
     figure("reward-generalization", out)

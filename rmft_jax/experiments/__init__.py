@@ -16,6 +16,8 @@ FIGURES = {
     "online": "rmft_jax.experiments.online",
     "iterations": "rmft_jax.experiments.iterations",
     "ablation": "rmft_jax.experiments.ablation",
+    "exploration": "rmft_jax.experiments.exploration",
+    "horizons": "rmft_jax.experiments.horizons",
     "baselines": "rmft_jax.experiments.baselines",
 }
 

@@ -22,16 +22,27 @@ from rmft_jax.experiments import common, plots
 
 NAME = "fig2"
 NOISE = 0.5
-TRAIN = {
+# The recipe before issue 9 (independent reward draws, shared reward slot, trained at T = 25):
+# the iterations and collapse experiments, whose committed results it made, keep it.
+TRAIN_T25 = {
     "env": {"name": "mab", "arms": 5, "horizon": 25, "reward": "gaussian", "noise": NOISE},
     "model": {"layers": 1, "heads": 2, "width": 32},
     "rmft": {"tasks": 128, "rollouts": 16, "keep": 8, "iterations": 100, "sft_steps": 16, "learning_rate": 1e-3},
     "seed": 0,
 }
+# The recipe (issue 9's exploration ablation, ``rmft figure exploration``; our reconstruction):
+# the L rollouts of an instance share its reward tape (common random numbers), and a bandit
+# token writes the reward into the pulled arm's slot.
+TRAIN = {
+    **TRAIN_T25,
+    "model": dict(TRAIN_T25["model"], bandit_token="per_arm"),
+    "rmft": dict(TRAIN_T25["rmft"], shared_env_noise=True),
+}
 QUICK_TRAIN = {
     "env": TRAIN["env"],
-    "model": {"layers": 1, "heads": 1, "width": 16},
-    "rmft": {"tasks": 32, "rollouts": 8, "keep": 4, "iterations": 8, "sft_steps": 4, "learning_rate": 1e-3},
+    "model": {"layers": 1, "heads": 1, "width": 16, "bandit_token": "per_arm"},
+    "rmft": {"tasks": 64, "rollouts": 16, "keep": 8, "iterations": 20, "sft_steps": 8, "learning_rate": 3e-3,
+             "shared_env_noise": True},
     "seed": 0,
 }
 EVAL_HORIZON, RUNS, QUICK_RUNS = 100, 1000, 100
