@@ -125,10 +125,7 @@ def plot(results_path, out_dir="figures") -> None:
     axes[1].set(xlabel="RMFT iteration", ylabel="policy entropy on kept trajectories (nats)", title="policy entropy")
     axes[1].legend(fontsize=7)
     fig.suptitle(f"Collapse ablation ({data['mode']} mode; Gaussian σ={data['env']['noise']}, K={data['env']['arms']})", fontsize=10)
-    fig.tight_layout()
-    for ext in ("png", "pdf"):
-        fig.savefig(out / f"{NAME}.{ext}", dpi=130)
-    plt.close(fig)
+    plots.save_figure(fig, out, NAME)
     cols = [("noise", "σ"), (f"regret_T{T}", f"regret T={T}"), (f"regret_T{100}", "regret T=100"), ("regret_T100_sem", "s.e."),
             ("thompson_T100", "TS T=100"), ("ucb_T100", "UCB T=100"),
             ("beta_hat", "β̂ (T=100)"), ("suff_fail_freq_half", "SuffFailFreq(50)"), ("entropy_end", "entropy (end)"),

@@ -231,10 +231,7 @@ def plot(results_path, out_dir="figures") -> None:
     axes[2].set(xlabel="RMFT iteration", ylabel="rollout regret / training T", title="training (per-round rollout regret)")
     axes[0].legend(fontsize=6)
     fig.suptitle(f"Exploration ablation ({data['mode']} mode): Figure 2 setting, 1-layer Transformer", fontsize=10)
-    fig.tight_layout()
-    for ext in ("png", "pdf"):
-        fig.savefig(out / f"{NAME}.{ext}", dpi=130)
-    plt.close(fig)
+    plots.save_figure(fig, out, NAME)
     rows = table_rows(data)
     cols = list(dict.fromkeys(k for r in rows.values() for k in r))
     table = plots.markdown_table(rows, [(c, c) for c in cols])

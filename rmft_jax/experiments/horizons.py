@@ -95,10 +95,7 @@ def plot(results_path, out_dir="figures") -> None:
     axes[3].set(xlabel="round t", ylabel="regret", title=f"regret at T = {hs[-1]}", yscale="log")
     axes[0].legend(fontsize=8)
     fig.suptitle(f"Anytime behaviour of the Figure 2 model (trained at T = {train_T}; {data['mode']} mode)", fontsize=10)
-    fig.tight_layout()
-    for ext in ("png", "pdf"):
-        fig.savefig(out / f"{NAME}.{ext}", dpi=130)
-    plt.close(fig)
+    plots.save_figure(fig, out, NAME)
     parts = [f"# Anytime behaviour of the Figure 2 model (trained at T = {train_T}; {data['mode']} mode)\n"]
     for h in hs:
         runs = data["horizons"][h]["runs"]

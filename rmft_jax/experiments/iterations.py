@@ -133,10 +133,7 @@ def plot(results_path, out_dir="figures") -> None:
     axes[2].set_xscale("log", base=2)
     axes[2].set(xlabel=f"k (of L = {data['k_sweep']['rollouts']})", ylabel=f"regret at T={data['eval']['horizon']}", title="k sweep")
     fig.suptitle(f"Iterative RMFT ablations ({data['mode']} mode, {data['eval']['runs']} evaluation runs)", fontsize=10)
-    fig.tight_layout()
-    for ext in ("png", "pdf"):
-        fig.savefig(out / f"{NAME}.{ext}", dpi=130)
-    plt.close(fig)
+    plots.save_figure(fig, out, NAME)
     rows = {"base (iteration 0)": comp["base"], "single round": comp["single_round"], "iterative": comp["iterative"]}
     rows.update({f"k = {k}": v for k, v in ks.items()})
     table = plots.markdown_table(rows, [("final_regret_mean", "regret(T)"), ("final_regret_sem", "s.e."), ("beta_hat", "β̂")])

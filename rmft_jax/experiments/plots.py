@@ -24,6 +24,16 @@ def _color(name: str, i: int):
     return COLORS.get(name, plt.rcParams["axes.prop_cycle"].by_key()["color"][i % 10])
 
 
+def save_figure(fig, out_dir: Path, stem: str) -> None:
+    """Write ``fig`` as ``out_dir/STEM.png`` and ``.pdf`` (tight layout, 130 dpi) and close it."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    for ext in ("png", "pdf"):
+        fig.savefig(Path(out_dir) / f"{stem}.{ext}", dpi=130)
+    plt.close(fig)
+
+
 def plot_methods(methods: dict[str, dict], paths: list[Path], title: str) -> None:
     """Regret with 95% bands, final-regret distribution and, for bandits, SuffFailFreq(t) and K·MinFrac(t).
 
