@@ -7,6 +7,7 @@ import json
 from conftest import figure
 
 from rmft_jax.cli import main
+from rmft_jax.experiments import horizons
 
 
 def test_fig2_quick(out):
@@ -43,6 +44,18 @@ def test_reward_generalization_quick_reuses_the_fig2_model(out):
     assert sorted(p.name for p in (out / "runs").iterdir()) == runs_before
     data = json.loads((out / "reward_generalization.json").read_text())
     assert set(data["targets"]) == {"gaussian_to_bernoulli", "gaussian_to_gamma"}
+
+
+def test_horizons_quick_reuses_the_fig2_model(out):
+    runs_before = sorted(p.name for p in (out / "runs").iterdir())
+    figure("horizons", out)
+    assert sorted(p.name for p in (out / "runs").iterdir()) == runs_before
+    data = json.loads((out / "horizons.json").read_text())
+    assert set(data["horizons"]) == {str(T) for T, _ in horizons.QUICK_HORIZONS}
+    for h in data["horizons"].values():
+        assert set(h["summary"]) == set(horizons.METHODS)
+        assert h["summary"]["thompson"]["ratio_to_thompson"] == 1.0
+    assert (out / "horizons.png").stat().st_size > 0
 
 
 def test_existing_results_are_not_overwritten(out, capsys):

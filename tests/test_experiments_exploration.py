@@ -25,18 +25,6 @@ def test_exploration_quick(out):
     assert "versions" in data and (out / "exploration.md").read_text().count("\n|") >= 5
 
 
-def test_horizons_quick(out):
-    figure("horizons", out)
-    data = json.loads((out / "horizons.json").read_text())
-    from rmft_jax.experiments import horizons
-
-    assert set(data["horizons"]) == {str(T) for T, _ in horizons.QUICK_HORIZONS}
-    for h in data["horizons"].values():
-        assert set(h["summary"]) == set(horizons.METHODS)
-        assert h["summary"]["thompson"]["ratio_to_thompson"] == 1.0
-    assert (out / "horizons.png").stat().st_size > 0
-
-
 def _tiny(shared: bool) -> TrainConfig:
     return TrainConfig.from_dict({
         "env": {"name": "mab", "arms": 3, "horizon": 8, "reward": "gaussian", "noise": 0.5},

@@ -55,7 +55,7 @@ REFERENCES = ("thompson", "ucb")  # evaluated at each noise level, for scale
 def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progress: bool = True) -> dict:
     paths = common.output_paths(out_dir, NAME, overwrite)
     t0 = time.perf_counter()
-    base = fig2.QUICK_TRAIN if quick else fig2.TRAIN_T25
+    base = fig2.QUICK_TRAIN_T25 if quick else fig2.TRAIN_T25
     rows, curves = {}, {}
     references = {}
     for name, (change, env_change) in VARIANTS.items():

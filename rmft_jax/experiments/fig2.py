@@ -45,6 +45,13 @@ QUICK_TRAIN = {
              "shared_env_noise": True},
     "seed": 0,
 }
+# Quick sizes of the old recipe, for the experiments that keep it (iterations, collapse ablation).
+QUICK_TRAIN_T25 = {
+    "env": TRAIN_T25["env"],
+    "model": {"layers": 1, "heads": 1, "width": 16},
+    "rmft": {"tasks": 32, "rollouts": 8, "keep": 4, "iterations": 8, "sft_steps": 4, "learning_rate": 1e-3},
+    "seed": 0,
+}
 EVAL_HORIZON, RUNS, QUICK_RUNS = 100, 1000, 100
 BASELINES = ["ucb", "thompson", "greedy"]
 COLUMNS = [

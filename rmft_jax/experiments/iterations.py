@@ -39,7 +39,7 @@ def _snapshots(total: int, quick: bool) -> list[int]:
 def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progress: bool = True) -> dict:
     paths = common.output_paths(out_dir, NAME, overwrite)
     t0 = time.perf_counter()
-    base = TrainConfig.from_dict(fig2.QUICK_TRAIN if quick else fig2.TRAIN_T25)
+    base = TrainConfig.from_dict(fig2.QUICK_TRAIN_T25 if quick else fig2.TRAIN_T25)
     if not quick:  # a shorter budget than Figure 2, so that five trainings fit the experiment
         base = dataclasses.replace(base, rmft=dataclasses.replace(base.rmft, iterations=ITERATIONS))
     eval_env = base.make_env(horizon=fig2.EVAL_HORIZON)
