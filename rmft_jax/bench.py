@@ -84,10 +84,13 @@ class Sizes:
 
 
 FULL = Sizes()
+# Quick mode is a smoke test of every code path (the test suite runs it): the smallest sizes,
+# and the same run counts everywhere (64), so that the throughput rows reuse the programs
+# compiled for the rows before them.
 QUICK = Sizes(
-    base_horizon=200, base_runs=64, base_repeats=3, iteration_parts=False, tf_horizon=25, tf_runs=128, tf_recompute_runs=16,
-    tf_numpy_runs=128, tf_repeats=2, matmul_n=512, quick_train=True, iter_repeats=2, long_iterations=100,
-    eval_runs=64, curves=False, scale_runs=256,
+    base_horizon=100, base_runs=64, base_repeats=2, iteration_parts=False, tf_horizon=25, tf_runs=64, tf_recompute_runs=16,
+    tf_numpy_runs=64, tf_repeats=2, matmul_n=256, quick_train=True, iter_repeats=2, long_iterations=20,
+    eval_runs=64, curves=False, scale_runs=64,
 )
 
 

@@ -1,5 +1,5 @@
-"""The online, iterations, ablation and baselines experiments in --quick mode (a separate file so that
-the parallel test run can give it its own worker)."""
+"""The online and baselines experiments in --quick mode (a separate file so that the parallel test
+run can give it its own worker; iterations and ablation are in ``test_experiments_ablations.py``)."""
 
 from __future__ import annotations
 
@@ -13,19 +13,6 @@ def test_online_quick(out):
     data = json.loads((out / "online.json").read_text())
     assert set(data["envs"]) == {"env1_ball", "env2_simplex"}
     assert (out / "online_env1_ball.png").exists()
-
-
-def test_iterations_quick(out):
-    figure("iterations", out)
-    data = json.loads((out / "iterations.json").read_text())
-    assert data["regret_vs_iteration"]["iteration"][0] == 0
-    assert set(data["k_sweep"]["results"]) == {"2", "4"}
-
-
-def test_ablation_quick(out):
-    figure("ablation", out)
-    data = json.loads((out / "ablation.json").read_text())
-    assert len(data["variants"]) == 2
 
 
 def test_baselines_quick(out):
