@@ -443,7 +443,7 @@ def iteration_parts(env, cfg: rmft.RMFTConfig, learner: rmft.Learner):
 
     @jax.jit
     def select_part(traj, buffer, i):
-        idx = rmft.select_lowest(traj.regret[..., -1], cfg.keep)
+        idx = rmft.select_lowest(rmft.selection_score(traj.regret, cfg.selection, cfg.selection_horizon), cfg.keep)
         acts, fb = rmft.kept_trajectories(traj, env, idx)
         return rmft.push(buffer, acts, fb, i)
 
