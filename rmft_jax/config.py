@@ -28,7 +28,7 @@ from rmft_jax.rmft import RMFTConfig
 from rmft_jax.types import BANDIT, Environment
 
 SECTIONS = ("env", "model", "rmft", "eval", "seed")
-LATER_DEFAULTS = {"shared_env_noise": False, "selection": "final", "selection_horizon": 0}
+LATER_DEFAULTS = {"shared_env_noise": False, "selection": "final", "selection_horizon": 0, "online_target": "policy"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,11 +124,13 @@ class TrainConfig:
             _checks.fail("config.seed", "an integer >= 0", seed)
         cfg = cls(env=tuple(sorted(env.items())), model=tuple(sorted(model.items())), rmft=rmft, eval=ev, seed=seed)
         try:
-            cfg.model_config()
+            mcfg = cfg.model_config()
         except ValueError as e:
             raise ValueError(f"config.model.{e}") from None
         except TypeError as e:
             raise ValueError(f"config.model: unknown setting ({e})") from None
+        if rmft.online_target == "logits" and (mcfg.task != "online" or mcfg.domain != "simplex"):
+            _checks.fail("config.rmft.online_target", "'logits' only for an online model on the simplex", rmft.online_target)
         return cfg
 
     @classmethod

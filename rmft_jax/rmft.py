@@ -42,6 +42,7 @@ from rmft_jax.types import BANDIT, Array, Environment, PyTree
 
 
 SELECTIONS = ("final", "prefix_mean", "extrapolated")
+ONLINE_TARGETS = ("policy", "logits")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +75,16 @@ class RMFTConfig:
         :func:`selection_score`). Studied in the exploration ablation
         (``rmft figure exploration``).
       selection_horizon: ``H > T`` of the ``"extrapolated"`` criterion (``0`` otherwise).
+      online_target: what the online SFT step fits (:data:`ONLINE_TARGETS`, online
+        models): ``"policy"``, the played point of ``Π`` (squared error on the ball,
+        cross-entropy on the simplex), or ``"logits"`` (simplex only), the played
+        exploration output ``y_t + σ ε_t`` itself, recovered from the played point as
+        its centred log (softmax is invertible up to a constant): the squared error
+        between centred logits, i.e. the log-likelihood of the played output under
+        the Gaussian exploration policy ``N(y_t, σ²)`` (see
+        :func:`rmft_jax.models.policy.online_logit_loss`). Fitting the played
+        *policy* averages noisy softmaxes, which flattens the policy, so the
+        sharpening by selection stalls; fitting the played *output* does not.
     """
 
     tasks: int = 128
@@ -93,6 +104,7 @@ class RMFTConfig:
     shared_env_noise: bool = False
     selection: str = "final"
     selection_horizon: int = 0
+    online_target: str = "policy"
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
@@ -119,6 +131,7 @@ class RMFTConfig:
         set_("selection_horizon", _checks.integer("selection_horizon", self.selection_horizon, 0))
         if (self.selection == "extrapolated") != (self.selection_horizon > 0):
             _checks.fail("selection_horizon", "> 0 with selection 'extrapolated' and 0 otherwise", self.selection_horizon)
+        _checks.choice("online_target", self.online_target, ONLINE_TARGETS)
 
     @property
     def buffer_size(self) -> int:

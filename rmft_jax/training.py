@@ -59,7 +59,7 @@ def model_policy(
 
 def build_learner(cfg: TrainConfig) -> Learner:
     """Policy, SFT loss and base weights for ``cfg`` (see :class:`rmft_jax.rmft.Learner`)."""
-    from rmft_jax.models.policy import bandit_log_probs, online_outputs, online_policy_loss
+    from rmft_jax.models.policy import bandit_log_probs, online_logit_loss, online_logits, online_outputs, online_policy_loss
 
     graphdef, params = base_params(cfg)
     mcfg = cfg.model_config()
@@ -74,6 +74,13 @@ def build_learner(cfg: TrainConfig) -> Learner:
             nll = -jnp.mean(jnp.take_along_axis(logp, actions[..., None], axis=-1))
             entropy = -jnp.mean(jnp.sum(jnp.exp(logp) * logp, axis=-1))
             return nll - beta * entropy, {"nll": nll, "entropy": entropy}
+
+    elif cfg.rmft.online_target == "logits":
+
+        def loss(params, policies, rewards):
+            logits = jax.vmap(lambda r: online_logits(graphdef, params, r))(rewards)
+            value = online_logit_loss(logits, policies)
+            return value, {"matching": value}
 
     else:
 

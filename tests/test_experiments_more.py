@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 from conftest import figure
 
 
@@ -13,6 +14,13 @@ def test_online_quick(out):
     data = json.loads((out / "online.json").read_text())
     assert set(data["envs"]) == {"env1_ball", "env2_simplex"}
     assert (out / "online_env1_ball.png").exists()
+    assert data["envs"]["env2_simplex"]["train_config"]["rmft"]["online_target"] == "logits"
+    # Even 6 quick iterations learn on both domains: the trained model's regret is below the base
+    # model's on the same sequences, by more than 4 standard errors of the paired difference.
+    for env_key, block in data["envs"].items():
+        methods = block["horizons"]["25"]["methods"]
+        gain = np.asarray(methods["base"]["final_regret"]) - np.asarray(methods["rmft"]["final_regret"])
+        assert gain.mean() > 4 * gain.std() / np.sqrt(gain.size), env_key
 
 
 def test_baselines_quick(out):

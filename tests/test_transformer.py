@@ -29,6 +29,8 @@ from rmft_jax.models import (
     decode,
     init_cache,
     init_model,
+    online_logit_loss,
+    online_logits,
     online_outputs,
     online_policy_loss,
     online_tokens,
@@ -294,6 +296,28 @@ def test_online_policy_loss():
     np.testing.assert_allclose(online_policy_loss(pred, target, "simplex"), np.log(2) / 2, rtol=1e-6)
     with pytest.raises(ValueError, match="^domain: must be one of"):
         online_policy_loss(pred, target, "cube")
+
+
+def test_online_logit_loss_by_hand():
+    # played p = softmax(z): the loss is the squared distance of the centred logits, whatever constant z carries
+    y = jnp.array([[1.0, -1.0, 0.0], [2.0, 2.0, 2.0]])
+    z = jnp.array([[0.0, 0.0, 3.0], [5.0, 1.0, 1.0]])
+    c = lambda x: x - x.mean(-1, keepdims=True)  # noqa: E731
+    want = np.mean(np.sum((c(np.asarray(y)) - c(np.asarray(z))) ** 2, -1))  # rows: 2²+0²+2², then (8/3)²+2·(4/3)²
+    np.testing.assert_allclose(want, (8.0 + 96.0 / 9.0) / 2.0, rtol=1e-6)
+    np.testing.assert_allclose(online_logit_loss(y, jax.nn.softmax(z + 7.0)), want, rtol=1e-5)
+    # zero when the model's output is the played output up to a constant
+    np.testing.assert_allclose(online_logit_loss(z - 4.0, jax.nn.softmax(z)), 0.0, atol=1e-10)
+    # its gradient in y is −2/T × (centred played − centred y): the Gaussian log-likelihood's
+    g = jax.grad(lambda y_: online_logit_loss(y_, jax.nn.softmax(z)))(y)
+    np.testing.assert_allclose(g, -(c(np.asarray(z)) - c(np.asarray(y))), rtol=1e-5, atol=1e-6)
+
+
+def test_online_logits_are_the_outputs_before_the_map():
+    cfg = small_cfg("online", domain="simplex")
+    g, p = build(cfg)
+    rewards = jax.random.normal(jax.random.key(3), (7, 3))
+    np.testing.assert_allclose(jax.nn.softmax(online_logits(g, p, rewards)), online_outputs(g, p, rewards), atol=1e-6)
 
 
 def test_horizon_generalisation_trained_at_25_runs_at_100_and_400():

@@ -7,6 +7,8 @@ from rmft_jax.models.policy import (
     OnlineTransformerPolicy,
     bandit_log_probs,
     bandit_nll,
+    online_logit_loss,
+    online_logits,
     online_outputs,
     online_policy_loss,
 )
@@ -41,6 +43,8 @@ __all__ = [
     "init_cache",
     "init_model",
     "map_to_domain",
+    "online_logit_loss",
+    "online_logits",
     "online_outputs",
     "online_policy_loss",
     "online_tokens",

@@ -376,6 +376,30 @@ def online_outputs(graphdef: nnx.GraphDef, params: PyTree, rewards: Array) -> Ar
     return tfm.map_to_domain(y, model.cfg.domain, model.cfg.radius)
 
 
+def online_logits(graphdef: nnx.GraphDef, params: PyTree, rewards: Array) -> Array:
+    """The noise-free model output ``y_t`` at every round, teacher-forced: ``(T, d)``."""
+    model = nnx.merge(graphdef, params)
+    return model(tfm.online_tokens(rewards))
+
+
+def online_logit_loss(logits: Array, target: Array) -> Array:
+    """The simplex SFT loss on outputs: mean over rounds of ``‖c(y_t) − c(log p_t)‖²``, a scalar.
+
+    ``c`` removes the mean over coordinates. The played point ``p_t = softmax(y_t + σ ε_t)``
+    determines ``y_t + σ ε_t`` up to an additive constant, ``c(log p_t)``, so this is
+    ``−2σ² ×`` the log-likelihood (up to a constant) of the played output under the
+    exploration policy ``N(y_t, σ² I)`` restricted to the zero-sum subspace.
+
+    Args:
+      logits: ``(T, d)`` the model's ``y_t`` (:func:`online_logits`).
+      target: ``(T, d)`` the played points of the simplex of a kept trajectory.
+    """
+    center = lambda x: x - jnp.mean(x, axis=-1, keepdims=True)  # noqa: E731
+    # The floor only binds where float32 softmax underflowed (|y| beyond ~80).
+    played = center(jnp.log(jnp.maximum(target, 1e-30)))
+    return jnp.mean(jnp.sum((center(logits) - played) ** 2, axis=-1))
+
+
 def online_policy_loss(pred: Array, target: Array, domain: str) -> Array:
     """The online-learning SFT loss between predicted and played policies, a scalar.
 
