@@ -119,7 +119,9 @@ def test_numpy_reference_matches_jax_policy(name):
     xi = rng.standard_normal((horizon, num_runs), dtype=np.float32)
     keys = jax.random.split(jax.random.key(4), num_runs)
     if name == "ucb":
-        policy, z, kw = UCB(arms=arms, c=2.0), None, {"c": 2.0}
+        policy, z = UCB(arms=arms, c=2.0), None
+        # The very tie-break uniforms the JAX policy draws (ties: the unplayed arms of the first rounds).
+        kw = {"c": 2.0, "u": np.asarray(jax.vmap(lambda k: policy.noise(k, horizon))(keys)).T}
     else:
         policy = GaussianThompson(arms=arms, noise_std=1.0, prior_mean=0.5, prior_std=0.3)
         # The very normals the JAX policy draws, fed to NumPy round by round.

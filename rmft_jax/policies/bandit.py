@@ -5,9 +5,16 @@ Each policy is a frozen dataclass of static hyper-parameters with pure
 a small pytree of per-arm statistics. Randomness is drawn in bulk by ``noise``
 (leading axis ``T``), so the rollout's scan body is pure arithmetic that XLA fuses.
 
-Conventions shared by every index policy here: arms never pulled get index
-``+inf``, so they are pulled first, in index order; ties go to the lowest index
-(``jnp.argmax`` returns the first maximiser).
+Conventions shared by every index policy here (UCB, Greedy, ε-greedy, and the
+sliding-window and discounted UCB of :mod:`rmft_jax.policies.nonstationary`):
+arms never pulled get index ``+inf``, so they are pulled first, and ties (exact
+float equality, which is the rule on Bernoulli rewards in early rounds: means are
+ratios of small integers, and equal ratios round to the same float) are broken
+uniformly at random, never by arm order, so no statistic depends on where the
+best arm sits. The tie-break uses one uniform per round from the policy's bulk
+``noise`` (:func:`argmax_random_tie`), so a seed still fixes the run. Thompson
+sampling takes the argmax of continuous posterior draws, where ties have
+probability zero.
 
 References:
   Auer, Cesa-Bianchi and Fischer (2002), Finite-time analysis of the multiarmed
@@ -55,19 +62,35 @@ def empirical_means(s: ArmStats) -> Array:
     return s.sums / jnp.maximum(s.counts, 1.0)
 
 
-def argmax_unplayed_first(index: Array, counts: Array) -> Array:
-    """``argmax`` of ``index`` with never-pulled arms (``counts == 0``) first, lowest index first.
+def tie_noise(key: Array, horizon: int) -> Array:
+    """``(T,)`` uniforms in ``[0, 1)``: one tie-break per round for :func:`argmax_random_tie`."""
+    return jax.random.uniform(key, (horizon,))
 
-    One reduction instead of ``any`` + two ``argmax``: setting unplayed arms to
-    ``+inf`` makes the first unplayed arm the first maximiser.
+
+def argmax_random_tie(index: Array, u: Array) -> Array:
+    """A maximiser of ``index`` ``(K,)`` drawn uniformly among all maximisers, given ``u ~ U[0, 1)``.
+
+    With ``m`` arms attaining the maximum (exact float equality), the arm returned
+    is the ``j``-th of them in index order (from 0), ``j = ⌊u m⌋``, so each with
+    probability ``1/m`` (up to the ``2^-23`` grid of a float32 uniform). One
+    uniform per round instead of one per arm: ``K`` times fewer random numbers in
+    the rollout's bulk noise.
     """
-    return jnp.argmax(jnp.where(counts == 0, jnp.inf, index)).astype(jnp.int32)
+    rank = jnp.cumsum(index == jnp.max(index), dtype=jnp.int32)  # maximisers among arms 0..k
+    m = rank[-1]
+    # min(·, m − 1) only guards the rounding of u·m; u < 1 already keeps it below m.
+    j = jnp.minimum(jnp.floor(u * m.astype(u.dtype)).astype(jnp.int32), m - 1)
+    # The j-th maximiser is the first arm whose rank exceeds j: the number of arms before it.
+    return jnp.sum(rank <= j, dtype=jnp.int32)
 
 
-def first_unplayed_or(s: ArmStats, choice: Array) -> Array:
-    """Pull every arm once (in index order) before following ``choice``."""
-    unplayed = s.counts == 0
-    return jnp.where(jnp.any(unplayed), jnp.argmax(unplayed), choice).astype(jnp.int32)
+def argmax_unplayed_first(index: Array, counts: Array, u: Array) -> Array:
+    """An arm with ``counts == 0`` if any, else a maximiser of ``index``; uniformly at random among either.
+
+    Setting unplayed arms to ``+inf`` makes them the maximisers, so one tie-broken
+    ``argmax`` (:func:`argmax_random_tie` with the round's uniform ``u``) does both.
+    """
+    return argmax_random_tie(jnp.where(counts == 0, jnp.inf, index), u)
 
 
 def check_arms(policy) -> None:
@@ -95,29 +118,41 @@ class UCB(BanditPolicy):
     initial pulls uses ``t = K``). ``c = 2`` is UCB1 (Auer et al. 2002, Fig. 1) for
     rewards in ``[0, 1]``; for σ-sub-Gaussian rewards ``c = 2σ²`` gives the same
     confidence radius (L&S Alg. 3 with ``δ = 1/t²``). Krishnamurthy et al. (2024)
-    use the heuristic index ``μ̂_a + sqrt(1/n_a)`` instead. Ties go to the lowest index.
+    use the heuristic index ``μ̂_a + sqrt(1/n_a)`` instead: ``c = 1, log_t=False``,
+    for which the index is ``μ̂_a + sqrt(c / n_a)``. Unplayed arms first and ties
+    uniformly at random (the module's conventions); noise: ``(T,)`` tie-break uniforms.
     """
 
     arms: int = 5
     c: float = 2.0
+    log_t: bool = True
 
     def __post_init__(self):
         check_arms(self)
         object.__setattr__(self, "c", _checks.real("c", self.c, low=0.0))
+        if not isinstance(self.log_t, bool):
+            _checks.fail("log_t", "True or False", self.log_t)
+
+    def noise(self, key, horizon):
+        return tie_noise(key, horizon)
 
     def act(self, params, state: ArmStats, noise) -> Array:
-        t = jnp.maximum(state.t, 1).astype(jnp.float32)
         n = jnp.maximum(state.counts, 1.0)
-        index = state.sums / n + jnp.sqrt(self.c * jnp.log(t) / n)
-        return argmax_unplayed_first(index, state.counts)
+        if self.log_t:
+            t = jnp.maximum(state.t, 1).astype(jnp.float32)
+            index = state.sums / n + jnp.sqrt(self.c * jnp.log(t) / n)
+        else:
+            index = state.sums / n + jnp.sqrt(self.c / n)
+        return argmax_unplayed_first(index, state.counts, noise)
 
 
 @dataclasses.dataclass(frozen=True)
 class Greedy(BanditPolicy):
-    """Greedy: one pull of each arm (in index order), then ``argmax_a μ̂_a``, ties to the lowest index.
+    """Greedy: one pull of each arm (in random order), then ``argmax_a μ̂_a``, ties uniformly at random.
 
     The Greedy baseline of Krishnamurthy et al. (2024, App. A.1), which with
     constant probability never pulls the best arm again (a suffix failure).
+    Noise: ``(T,)`` tie-break uniforms.
     """
 
     arms: int = 5
@@ -125,8 +160,11 @@ class Greedy(BanditPolicy):
     def __post_init__(self):
         check_arms(self)
 
+    def noise(self, key, horizon):
+        return tie_noise(key, horizon)
+
     def act(self, params, state: ArmStats, noise) -> Array:
-        return argmax_unplayed_first(empirical_means(state), state.counts)
+        return argmax_unplayed_first(empirical_means(state), state.counts, noise)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,11 +173,11 @@ class EpsilonGreedy(BanditPolicy):
 
     Each round after the initial pulls: with probability ``epsilon`` an arm drawn
     uniformly from all ``K`` (the greedy arm included), otherwise ``argmax_a μ̂_a``
-    (ties to the lowest index). L&S §6 / Slivkins (2019) §1.2: with
+    (ties uniformly at random). L&S §6 / Slivkins (2019) §1.2: with
     ``ε ≍ (K ln T / T)^{1/3}`` the regret is ``O(T^{2/3} (K ln T)^{1/3})``.
 
-    Noise: ``(T, 2)`` uniforms drawn in bulk: column 0 decides whether to explore,
-    column 1 picks the arm.
+    Noise: ``(T, 3)`` uniforms drawn in bulk: column 0 decides whether to explore,
+    column 1 picks the arm, column 2 breaks ties of the greedy (or initial) pull.
     """
 
     arms: int = 5
@@ -150,11 +188,11 @@ class EpsilonGreedy(BanditPolicy):
         object.__setattr__(self, "epsilon", _checks.real("epsilon", self.epsilon, low=0.0, high=1.0))
 
     def noise(self, key, horizon):
-        return jax.random.uniform(key, (horizon, 2))
+        return jax.random.uniform(key, (horizon, 3))
 
     def act(self, params, state: ArmStats, noise) -> Array:
         random_arm = jnp.minimum(jnp.floor(noise[1] * self.arms), self.arms - 1).astype(jnp.int32)
-        greedy = argmax_unplayed_first(empirical_means(state), state.counts)
+        greedy = argmax_unplayed_first(empirical_means(state), state.counts, noise[2])
         explore = (noise[0] < self.epsilon) & jnp.all(state.counts > 0)
         return jnp.where(explore, random_arm, greedy)
 

@@ -4,6 +4,9 @@
 * :class:`DiscountedUCB` — D-UCB: statistics discounted by ``γ`` per round.
 * :class:`DiscountedThompson` — Gaussian Thompson sampling on discounted statistics.
 
+Both UCBs pull arms without statistics first and break ties uniformly at random
+(one uniform per round from their ``(T,)`` noise), as in :mod:`rmft_jax.policies.bandit`.
+
 References:
   Garivier and Moulines (2011), On upper-confidence bound policies for switching
   bandit problems, ALT (G&M below): D-UCB (§3) and SW-UCB (§4).
@@ -23,7 +26,7 @@ from flax import struct
 
 from rmft_jax import _checks
 from rmft_jax.envs.bandit import UNIFORM_STD
-from rmft_jax.policies.bandit import argmax_unplayed_first, check_arms, gaussian_posterior_argmax
+from rmft_jax.policies.bandit import argmax_unplayed_first, check_arms, gaussian_posterior_argmax, tie_noise
 from rmft_jax.types import BANDIT, Array, Policy
 
 
@@ -48,7 +51,7 @@ class SlidingWindowUCB(Policy):
 
     ``N_t(τ, a)`` and ``X̄_t(τ, a)`` are the pull count and mean reward of arm ``a``
     over the last ``window = τ`` rounds; an arm with no pull in the window has index
-    ``+inf`` (pulled first, lowest index first). G&M's padding is
+    ``+inf`` (pulled first, uniformly at random among such arms, as are ties). G&M's padding is
     ``B sqrt(ξ ln min(t, τ) / N)``, i.e. ``c = ξ B²`` (they use ``ξ = 0.6``; ``B``
     bounds the rewards), and ``τ = 2B sqrt(T ln T / Υ_T)`` for ``Υ_T`` breakpoints
     gives dynamic regret ``O(sqrt(Υ_T T ln T))``.
@@ -73,12 +76,15 @@ class SlidingWindowUCB(Policy):
             jnp.zeros((), jnp.int32),
         )
 
+    def noise(self, key, horizon):
+        return tie_noise(key, horizon)
+
     def act(self, params, state: WindowState, noise) -> Array:
         n = jnp.maximum(state.counts, 1.0)
         span = jnp.minimum(jnp.maximum(state.t, 1), self.window).astype(jnp.float32)
         index = state.sums / n + jnp.sqrt(self.c * jnp.log(span) / n)
         # Counts are integers kept in float32 by exact +-1 steps, so "== 0" is exact.
-        return argmax_unplayed_first(index, state.counts)
+        return argmax_unplayed_first(index, state.counts, noise)
 
     def update(self, params, state: WindowState, action, feedback) -> WindowState:
         pos = state.t % self.window
@@ -130,7 +136,7 @@ class DiscountedUCB(Policy):
 
     ``N_t(γ, a) = Σ_{s≤t} γ^{t−s} 1{A_s = a}``, ``X̄_t(γ, a)`` the ``γ``-discounted mean
     reward and ``n_t(γ) = Σ_a N_t(γ, a)`` (``ln`` clipped at 0). Never-pulled arms
-    have index ``+inf``. G&M's padding is ``2B sqrt(ξ ln n_t(γ) / N)``, i.e.
+    have index ``+inf``; they and ties are picked uniformly at random. G&M's padding is ``2B sqrt(ξ ln n_t(γ) / N)``, i.e.
     ``c = 4 ξ B²`` (``ξ = 0.6`` gives the default ``c = 2.4`` for ``B = 1``).
     """
 
@@ -147,11 +153,14 @@ class DiscountedUCB(Policy):
     def init(self, params=None) -> DiscountedStats:
         return init_discounted(self.arms)
 
+    def noise(self, key, horizon):
+        return tie_noise(key, horizon)
+
     def act(self, params, state: DiscountedStats, noise) -> Array:
         n = jnp.maximum(state.counts, jnp.finfo(jnp.float32).tiny)
         total = jnp.maximum(jnp.sum(state.counts), 1.0)
         index = state.sums / n + jnp.sqrt(self.c * jnp.log(total) / n)
-        return argmax_unplayed_first(index, state.pulled.astype(jnp.float32))
+        return argmax_unplayed_first(index, state.pulled.astype(jnp.float32), noise)
 
     def update(self, params, state: DiscountedStats, action, feedback) -> DiscountedStats:
         return update_discounted(state, self.gamma, action, feedback)

@@ -3,7 +3,8 @@
 Every policy here has ``feedback = "full"``: ``act`` returns ``π_t ∈ Π`` as a
 ``(d,)`` vector and ``update`` receives the whole reward vector ``R_t`` ``(d,)``.
 The state is the cumulative reward ``S_{t−1} = Σ_{s<t} R_s`` and the round count,
-so every policy is deterministic (no ``noise``).
+so every policy is deterministic (no ``noise``), except Follow-the-Leader on the
+simplex, which breaks ties between leading vertices uniformly at random.
 
 * :class:`FTRL` — FTRL with the quadratic regulariser ``‖π‖²/(2η)`` on the ball, i.e.
   lazy projected gradient ascent ``π_t = Proj_{B(0,R)}(η S_{t−1})``.
@@ -29,6 +30,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from rmft_jax import _checks
+from rmft_jax.policies.bandit import argmax_random_tie, tie_noise
 from rmft_jax.regret import DOMAINS
 from rmft_jax.types import FULL, Array, Policy
 
@@ -173,8 +175,9 @@ class FollowTheLeader(OnlinePolicy):
     """Follow-the-Leader: ``π_t ∈ argmax_{π∈Π} ⟨π, S_{t−1}⟩``.
 
     * ball: ``π_t = R S_{t−1}/‖S_{t−1}‖`` (``0`` while ``S_{t−1} = 0``, e.g. in round 1);
-    * simplex: the vertex ``e_i`` of the largest ``S_{t−1,i}``, ties to the lowest
-      index (so round 1 plays ``e_0``).
+    * simplex: the vertex ``e_i`` of the largest ``S_{t−1,i}``, ties (exact float
+      equality) uniformly at random (so round 1 plays a uniformly random vertex),
+      with one uniform per round from the noise ``(T,)``.
 
     Linear regret on the alternating sequence (CB&L §2.1; Orabona §7.1).
     """
@@ -188,9 +191,12 @@ class FollowTheLeader(OnlinePolicy):
         _checks.choice("domain", self.domain, DOMAINS)
         object.__setattr__(self, "radius", _checks.real("radius", self.radius, low=0.0, low_open=True))
 
+    def noise(self, key, horizon):
+        return tie_noise(key, horizon) if self.domain == "simplex" else super().noise(key, horizon)
+
     def act(self, params, state: CumulativeReward, noise) -> Array:
         if self.domain == "simplex":
-            return jax.nn.one_hot(jnp.argmax(state.total), self.dim)
+            return jax.nn.one_hot(argmax_random_tie(state.total, noise), self.dim)
         norm = jnp.linalg.norm(state.total)
         return jnp.where(norm > 0, self.radius * state.total / jnp.maximum(norm, jnp.finfo(jnp.float32).tiny), 0.0)
 
