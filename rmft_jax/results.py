@@ -91,6 +91,8 @@ def check_directory(directory: str | os.PathLike, field: str = "out", target: st
     directory = Path(directory)
     target = str(directory) if target is None else target
     existing = _nearest_existing(directory)
+    if existing == directory and not existing.is_dir():
+        fail(field, "a directory (this is a file)", target)
     if not existing.is_dir():
         fail(field, "a path whose parent directories are directories", f"{target}: {str(existing)!r} is a file")
     probe_directory(existing, field, target)
