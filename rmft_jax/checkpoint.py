@@ -72,17 +72,17 @@ def save_state(run_dir: str | Path, state) -> None:
 
 def _saved_leaves(path: Path) -> list[np.ndarray]:
     """The arrays stored in the checkpoint at ``path``, checksum verified (one-line ``ValueError`` otherwise)."""
-    corrupt = f"checkpoint: {path} must be an intact rmft checkpoint"
+    corrupt = f"checkpoint: {path} must be an intact rmft checkpoint, not a corrupt or foreign file"
     try:
         outer = serialization.msgpack_restore(path.read_bytes())
     except Exception as e:  # noqa: BLE001 - any decoding failure means a damaged or foreign file
-        raise ValueError(f"{corrupt} (corrupt: it cannot be decoded, {type(e).__name__}); restore it or start a new run") from None
+        raise ValueError(f"{corrupt} (it cannot be decoded: {type(e).__name__}); restore it or start a new run") from None
     if isinstance(outer, dict) and outer.get("format") == FORMAT:
         payload, digest = outer.get("payload"), outer.get("sha256")
         if outer.get("version") != VERSION or not isinstance(payload, bytes) or not isinstance(digest, str):
             raise ValueError(f"{corrupt} (unknown version or missing fields)")
         if hashlib.sha256(payload).hexdigest() != digest:
-            raise ValueError(f"{corrupt} (corrupt: its SHA-256 checksum does not match, the file is damaged or was altered); "
+            raise ValueError(f"{corrupt} (its SHA-256 checksum does not match: it was damaged or altered); "
                              "restore it or start a new run")
         try:
             raw = serialization.msgpack_restore(payload)
