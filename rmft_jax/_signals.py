@@ -5,8 +5,9 @@ happens to be. Inside JAX that can be a callback invoked from C++ (XLA's garbage
 collection callback during the first compilation, for one): there the exception
 is printed as "Exception ignored" and the run goes on, or it unwinds through
 native frames and the process crashes at exit (exit 139 was seen). So the program
-(not the library: :func:`rmft_jax.cli.main` installs it only when it is the
-program) replaces the handler: it prints ``rmft: interrupted``, flushes, and
+(not the library: it is installed only when ``rmft_jax`` runs as the ``rmft``
+program, see :func:`install_if_program`, which the package calls first thing so
+that Ctrl-C during the seconds of importing JAX is covered too) replaces the handler: it prints ``rmft: interrupted``, flushes, and
 leaves with ``os._exit(130)``, which runs no interpreter teardown. Nothing is lost
 by leaving at once: every result file is written to a temporary file and renamed
 (:func:`rmft_jax.results.atomic_write_bytes`), and those writes, like the append of
@@ -61,6 +62,19 @@ def install() -> bool:
     signal.signal(signal.SIGINT, _handler)
     _installed = True
     return True
+
+
+def is_program() -> bool:
+    """Whether this process is the ``rmft`` program (the script, or ``python -m rmft_jax``)."""
+    argv = getattr(sys, "orig_argv", None) or []
+    if any(a == "-m" and b == "rmft_jax" for a, b in zip(argv, argv[1:])):
+        return True
+    return bool(sys.argv) and os.path.basename(sys.argv[0]) == "rmft"
+
+
+def install_if_program() -> bool:
+    """:func:`install` when :func:`is_program`; a library import changes no signal handler."""
+    return install() if is_program() else False
 
 
 @contextlib.contextmanager

@@ -108,7 +108,10 @@ def train(
     Args:
       cfg: the training config.
       run_dir: where config, metrics and checkpoints go (``None``: keep nothing on disk).
-        A directory that already holds a run is refused unless ``resume``.
+        A directory that already holds a run is refused unless ``resume``, and one
+        that holds other files is refused always (never emptied). Devices, memory
+        (:func:`check_memory`) and the directory are checked before anything is
+        built or written; temporary files of interrupted writes are removed.
       resume: continue the run in ``run_dir``; its config must equal ``cfg``.
       checkpoint_every: iterations between checkpoints (and one at the end).
       stop_after: stop after this many iterations *in this call* (to test resumption).

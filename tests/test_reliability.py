@@ -361,22 +361,42 @@ def test_every_figure_is_written_through_the_atomic_writer():
 # ----- Ctrl-C ------------------------------------------------------------------------------
 
 
+def start_program(argv):
+    """``python -m rmft_jax ARGV`` as a user starts it, with SIGINT at its default (a shell may have
+    started pytest with SIGINT ignored, which children inherit; no preexec_fn: forking a JAX process
+    is unsafe, so a tiny launcher resets it and execs)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    launcher = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); " \
+        "os.execv(sys.executable, [sys.executable, '-m', 'rmft_jax', *sys.argv[1:]])"
+    return subprocess.Popen([sys.executable, "-c", launcher, *map(str, argv)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def assert_interrupted(proc, err):
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "rmft: interrupted", err
+    assert "Traceback" not in err and "Exception ignored" not in err
+
+
+@pytest.mark.parametrize("delay", [1.0, 2.0])
+def test_sigint_while_jax_is_imported_exits_130(delay, tmp_path):
+    """Ctrl-C in the first seconds (importing JAX) once gave a traceback, or was swallowed (exit 0)."""
+    proc = start_program(["evaluate", "--quiet", "--out", tmp_path / "r.json"])
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert_interrupted(proc, err)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_sigint_during_the_first_compile_exits_130_and_the_run_resumes(tmp_path):
     """Case 20: SIGINT right after the run folder is made (the first compile): exit 130, one line, resumable."""
     spec = json.loads(json.dumps(TINY))
     spec["rmft"]["iterations"] = 100_000  # never finishes by itself
     (tmp_path / "c.json").write_text(json.dumps(spec))
     run = tmp_path / "run"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
-    # A shell may start us with SIGINT ignored (background jobs): the child restores Python's
-    # default before running the program (no preexec_fn: forking a JAX process is unsafe).
-    launcher = "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); " \
-        "runpy.run_module('rmft_jax', run_name='__main__')"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", launcher, "train", "--config", str(tmp_path / "c.json"), "--out", str(run),
-         "--no-progress", "--checkpoint-every", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )
+    proc = start_program(["train", "--config", tmp_path / "c.json", "--out", run, "--no-progress",
+                          "--checkpoint-every", "1"])
     try:
         deadline = time.monotonic() + 120
         while not (run / checkpoint.CONFIG).exists() and proc.poll() is None and time.monotonic() < deadline:
@@ -387,9 +407,7 @@ def test_sigint_during_the_first_compile_exits_130_and_the_run_resumes(tmp_path)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130, err
-    assert err.strip().splitlines()[-1] == "rmft: interrupted", err
-    assert "Traceback" not in err and "Exception ignored" not in err
+    assert_interrupted(proc, err)
     assert not [p.name for p in run.iterdir() if p.name.endswith(".tmp")]
     cfg = TrainConfig.from_dict(spec)
     done = len(checkpoint.read_metrics(run))
