@@ -48,11 +48,19 @@ FORMAT = "rmft-checkpoint"
 VERSION = 2
 
 
+def is_stray(name: str) -> bool:
+    """Whether ``name`` is a temporary file of an interrupted write of a run file (or of a path probe)."""
+    prefixes = [f".{f}." for f in FILES] + [".rmft-probe."]
+    return name.endswith(".tmp") and any(name.startswith(p) for p in prefixes)
+
+
 def remove_stray_files(run_dir: str | Path) -> list[Path]:
     """Delete the temporary files an interrupted atomic write of a run file left behind."""
     removed = []
-    for name in FILES:
-        for p in Path(run_dir).glob(f".{name}.*.tmp"):
+    if not Path(run_dir).is_dir():
+        return removed
+    for p in Path(run_dir).iterdir():
+        if is_stray(p.name) and p.is_file():
             try:
                 p.unlink()
                 removed.append(p)

@@ -179,7 +179,7 @@ def _check_run_dir(run_dir: Path, resume: bool) -> None:
     """Refuse a run directory that cannot be used, before anything is built or written.
 
     A new run needs a directory that does not exist or is empty (apart from
-    temporary files of our own interrupted writes): a folder holding other files is
+    temporary files of our own interrupted writes, :func:`checkpoint.is_stray`): a folder holding other files is
     somebody's data and is never emptied. ``resume`` needs a folder holding a run.
     Either way it must be writable (probed with a temporary file).
     """
@@ -198,8 +198,7 @@ def _check_run_dir(run_dir: Path, resume: bool) -> None:
                 f"out: {str(run_dir)!r} already holds a run; pass --resume to continue it or choose another directory"
             )
         if run_dir.is_dir():
-            ours = {p.name for p in run_dir.iterdir() if p.name.startswith(".") and p.name.endswith(".tmp")}
-            others = sorted(p.name for p in run_dir.iterdir() if p.name not in ours)
+            others = sorted(p.name for p in run_dir.iterdir() if not checkpoint.is_stray(p.name))
             if others:
                 _checks.fail(
                     "out", "a new or empty directory (it holds files that are not a run: "
@@ -220,11 +219,9 @@ def memory_estimate(cfg: TrainConfig) -> tuple[int, str, str]:
     2·mlp_ratio) · width²``). A rough lower bound of the peak, enough to refuse
     sizes that cannot fit before anything is allocated.
     """
-    r, m = cfg.rmft, dict(cfg.model)
+    r, mc = cfg.rmft, cfg.model_config()
     horizon = int(dict(cfg.env)["horizon"])
-    actions = cfg.make_env().num_actions
-    layers, heads = int(m.get("layers", 2)), int(m.get("heads", 2))
-    width, ratio = int(m.get("width", 64)), int(m.get("mlp_ratio", 4))
+    actions, layers, heads, width, ratio = mc.actions, mc.layers, mc.heads, mc.width, mc.mlp_ratio
     rollouts = r.tasks * r.rollouts
     batch = r.batch_size or r.buffer_size
     terms = {
