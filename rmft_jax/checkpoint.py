@@ -10,7 +10,9 @@ A run directory holds::
 The state is stored as its flattened leaves and restored into the tree structure
 of a freshly initialised state for the same config, with every shape and dtype
 checked, so a checkpoint either restores bit-for-bit or fails with a one-line
-``ValueError``.
+``ValueError``. (We use Flax's msgpack serialisation rather than Orbax: a run
+directory is small, and a single atomically renamed file needs no async
+machinery to be crash-safe.)
 
 Tamper evidence: the file is a msgpack map ``{"format": "rmft-checkpoint",
 "version": 2, "sha256": ..., "payload": ...}`` whose payload (the msgpack'd leaves)
@@ -23,9 +25,7 @@ when the run is started or resumed again.
 
 ``metrics.jsonl`` is appended one line per iteration; a kill during an append can
 leave a torn last line, which :func:`read_metrics` drops (its iteration is re-run
-on ``--resume``, from the checkpoint, so the run stays bit-identical). (We use Flax's msgpack serialisation rather than Orbax: a run
-directory is small, and a single atomically renamed file needs no async
-machinery to be crash-safe.)
+on ``--resume``, from the checkpoint, so the run stays bit-identical).
 """
 
 from __future__ import annotations

@@ -94,14 +94,19 @@ def load_sequence(path: str) -> np.ndarray:
     if not p.is_file():
         _checks.fail("sequence", "an existing .npy file", path)
     try:
-        arr = np.load(p, allow_pickle=False)
+        # Memory-mapped first: the header gives dtype and shape, checked before the data is read.
+        arr = np.load(p, allow_pickle=False, mmap_mode="r")
     except Exception as e:  # noqa: BLE001 - any unreadable file is the same user error
         raise ValueError(f"sequence: must be a readable .npy file ({path!r}: {type(e).__name__})") from None
     if not isinstance(arr, np.ndarray) or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         _checks.fail("sequence", "a numeric .npy array", f"{path} with dtype {getattr(arr, 'dtype', type(arr))}")
     if np.iscomplexobj(arr):
         _checks.fail("sequence", "a real-valued .npy array", f"{path} with dtype {arr.dtype}")
-    return arr
+    _checks.fits_in_memory("sequence", 8 * arr.size, f"the {arr.shape} sequence as float64")
+    try:
+        return np.array(arr)
+    except OSError as e:  # the file changed or vanished under the map
+        raise ValueError(f"sequence: must be a readable .npy file ({path!r}: {e.strerror})") from None
 
 
 def build_env(args: argparse.Namespace) -> Environment:
