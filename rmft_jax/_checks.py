@@ -137,11 +137,11 @@ def human_bytes(n: float) -> str:
 
 
 def fits_in_memory(field: str, nbytes: float, what: str) -> None:
-    """Refuse ``nbytes`` (an estimate of the largest array: ``what`` says how it was counted)
+    """Refuse ``nbytes`` (an estimate of the largest arrays; ``what`` says how they were counted)
     if it exceeds :data:`MEMORY_SHARE` of :func:`available_memory`."""
     limit = MEMORY_SHARE * available_memory()
     if nbytes > limit:
         raise ValueError(
             f"{field}: must be small enough to fit in memory (about {human_bytes(nbytes)} needed for {what}; "
-            f"the limit is {human_bytes(limit)}, {MEMORY_SHARE:.0%} of the available memory)"
+            f"the limit is {human_bytes(limit)}, {MEMORY_SHARE:.0%} of the available memory or of RMFT_MEMORY_LIMIT)"
         )
