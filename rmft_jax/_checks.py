@@ -8,8 +8,15 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Iterable, Sequence
 from typing import Any
+
+# Every number ends up in a float32 array: a value beyond this is inf on the device
+# (and a NaN regret after it), so it is refused up front.
+FLOAT32_MAX = 3.4028234663852886e38
+# jax.random.key takes a signed 64-bit seed; negative seeds are refused as user errors.
+SEED_LIMIT = 2**63
 
 
 def fail(field: str, allowed: str, got: Any) -> None:
@@ -41,10 +48,12 @@ def real(
         fail(field, "a finite number", value)
     try:
         x = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         fail(field, "a finite number", value)
     if not math.isfinite(x):
         fail(field, "a finite number", value)
+    if abs(x) > FLOAT32_MAX:
+        fail(field, "a number within float32 range (|x| <= 3.4e38)", value)
     lo = "" if low is None else (f"> {low}" if low_open else f">= {low}")
     hi = "" if high is None else (f"< {high}" if high_open else f"<= {high}")
     desc = "a number " + " and ".join(s for s in (lo, hi) if s) if (lo or hi) else "a finite number"
@@ -67,12 +76,72 @@ def reals(field: str, values: Sequence[Any] | None, length: int | None = None) -
     """A tuple of finite floats, of ``length`` if given (``None`` passes through)."""
     if values is None:
         return None
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        fail(field, "a list of finite numbers", values)
     try:
         out = tuple(float(v) for v in values)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         fail(field, "a list of finite numbers", values)
     if any(not math.isfinite(v) for v in out):
         fail(field, "a list of finite numbers", values)
+    if any(abs(v) > FLOAT32_MAX for v in out):
+        fail(field, "a list of numbers within float32 range (|x| <= 3.4e38)", values)
     if length is not None and len(out) != length:
         fail(field, f"a list of exactly {length} numbers", values)
     return out
+
+
+def seed(field: str, value: Any) -> int:
+    """``value`` as a seed in ``[0, 2**63)``, the range ``jax.random.key`` accepts."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= int(value) < SEED_LIMIT:
+        fail(field, "an integer in [0, 2**63)", value)
+    return int(value)
+
+
+# ----- sizes: refuse what cannot fit before anything is allocated ----------------------
+
+# The share of available memory one array may take (the rest is for copies, XLA
+# scratch space, the interpreter). ``RMFT_MEMORY_LIMIT`` (bytes) overrides the
+# measured available memory, for machines whose accelerator memory is the limit.
+MEMORY_SHARE = 0.5
+
+
+def available_memory() -> int:
+    """Bytes of memory a new allocation can use: ``RMFT_MEMORY_LIMIT`` if set, else the
+    host's ``MemAvailable`` (``/proc/meminfo``), else physical memory (``os.sysconf``)."""
+    env = os.environ.get("RMFT_MEMORY_LIMIT")
+    if env:
+        try:
+            return int(float(env))
+        except ValueError:
+            fail("RMFT_MEMORY_LIMIT", "a number of bytes", env)
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 2**34  # 16 GiB when nothing can be measured
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.3g} {unit}"
+        n /= 1024
+    return f"{n:.3g} PiB"  # pragma: no cover
+
+
+def fits_in_memory(field: str, nbytes: float, what: str) -> None:
+    """Refuse ``nbytes`` (an estimate of the largest arrays; ``what`` says how they were counted)
+    if it exceeds :data:`MEMORY_SHARE` of :func:`available_memory`."""
+    limit = MEMORY_SHARE * available_memory()
+    if nbytes > limit:
+        raise ValueError(
+            f"{field}: must be small enough to fit in memory (about {human_bytes(nbytes)} needed for {what}; "
+            f"the limit is {human_bytes(limit)}, {MEMORY_SHARE:.0%} of the available memory or of RMFT_MEMORY_LIMIT)"
+        )

@@ -54,6 +54,7 @@ from rmft_jax.bench_numpy import transformer as np_transformer
 from rmft_jax.envs.bandit import UNIFORM_STD, BanditEnv
 from rmft_jax.models.transformer import TransformerConfig, init_model
 from rmft_jax.policies import UCB, GaussianThompson
+from rmft_jax.results import save_figure
 
 ARMS, SIGMA = 5, 1.0
 PRIOR_MEAN, PRIOR_STD = 0.5, UNIFORM_STD
@@ -775,7 +776,7 @@ def plot_cost_curves(results: dict, paths) -> None:
     fig.suptitle(f"Cost curves ({m['cpu']}, {m['cpu_count']} cores, {m['backend']})", fontsize=10)
     fig.tight_layout()
     for p in paths:
-        fig.savefig(p, dpi=120)
+        save_figure(fig, p, dpi=120)
     plt.close(fig)
 
 

@@ -105,12 +105,16 @@ class TrainConfig:
         if env["name"] not in ENV_NAMES:
             _checks.fail("config.env.name", "one of " + ", ".join(ENV_NAMES), env["name"])
         if "means" in env and env["means"] is not None:
+            if not isinstance(env["means"], (list, tuple)):
+                _checks.fail("config.env.means", "a list of numbers, one per arm", env["means"])
             env["means"] = tuple(env["means"])
         try:
             fields = dict(env)
             built = make_env(fields.pop("name"), **fields)
         except ValueError as e:
             raise ValueError(f"config.env.{e}") from None
+        except TypeError as e:  # an unknown key, or a value of a type no check expected
+            raise ValueError(f"config.env: must hold known keys with values of the right type ({e})") from None
         if "horizon" not in env:
             env["horizon"] = built.horizon
         model = _section(d, "model")
@@ -119,9 +123,7 @@ class TrainConfig:
                 _checks.fail(f"config.model.{derived}", "left out (it is derived from the environment)", model[derived])
         rmft = _build(RMFTConfig, _section(d, "rmft"), "rmft")
         ev = _build(EvalConfig, _section(d, "eval"), "eval")
-        seed = d.get("seed", 0)
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            _checks.fail("config.seed", "an integer >= 0", seed)
+        seed = _checks.seed("config.seed", d.get("seed", 0))
         cfg = cls(env=tuple(sorted(env.items())), model=tuple(sorted(model.items())), rmft=rmft, eval=ev, seed=seed)
         try:
             mcfg = cfg.model_config()
@@ -142,6 +144,8 @@ class TrainConfig:
             data = json.loads(path.read_text())
         except json.JSONDecodeError as e:
             raise ValueError(f"config: must be valid JSON ({path}: {e.msg} at line {e.lineno})") from None
+        except UnicodeDecodeError:
+            _checks.fail("config", "a UTF-8 JSON file", f"{path} holds other bytes")
         return cls.from_dict(data)
 
     def with_overrides(self, overrides: dict[str, Any]) -> "TrainConfig":

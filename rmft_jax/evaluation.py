@@ -99,6 +99,43 @@ def _default_chunk(env: Environment, runs: int) -> int:
     return max(1, min(runs, _AUTO_CHUNK_BUDGET // per_run))
 
 
+def memory_estimate(env: Environment, runs: int, chunk: int | None = None, num_resamples: int = 1000) -> tuple[int, str]:
+    """``(bytes, how they were counted)``: the largest arrays of :func:`evaluate_policy`, 4 bytes each.
+
+    Counted: every run's trajectory and task (``runs × T × (n + 4)`` values, ``n``
+    arms or dimensions), kept on the host for the metrics; the bandit metrics' arm
+    counts (``runs × T × K``); the bootstrap's resample weights and means
+    (``B × (runs + T)``); a jitted chunk's working set (twice its trajectories). A
+    lower bound, good enough to refuse what cannot fit before anything is allocated.
+    """
+    n, horizon = env.num_actions, env.horizon
+    chunk = min(chunk or _default_chunk(env, runs), runs)
+    per_run = horizon * (n + 4)
+    stored = runs * per_run + (runs * horizon * n if env.feedback == "bandit" else 0)
+    values = stored + num_resamples * (runs + horizon) + 2 * chunk * per_run
+    what = (
+        f"runs={runs} x horizon={horizon} x (actions={n} + 4) trajectory values, plus bootstrap={num_resamples} "
+        f"x (runs + horizon) and a chunk of {chunk} runs, 4 bytes each"
+    )
+    return 4 * values, what
+
+
+def check_memory(env: Environment, runs: int, chunk: int | None = None, num_resamples: int = 1000) -> None:
+    """Refuse an evaluation whose :func:`memory_estimate` exceeds the memory limit (a one-line ``ValueError``)."""
+    nbytes, what = memory_estimate(env, runs, chunk, num_resamples)
+    limit = _checks.MEMORY_SHARE * _checks.available_memory()
+    if nbytes <= limit:
+        return
+    # Name the flag to change: the one run that already does not fit, else the bootstrap, else runs.
+    if memory_estimate(env, 1, 1, 1)[0] > limit:
+        field = "horizon" if env.horizon >= env.num_actions else ("arms" if env.feedback == "bandit" else "dim")
+    elif 4 * num_resamples * (runs + env.horizon) > nbytes / 2:
+        field = "bootstrap"
+    else:
+        field = "runs"
+    _checks.fits_in_memory(field, nbytes, what)
+
+
 def _instance_gap(env: Environment) -> tuple[float | None, float]:
     """``(Δ, center)`` for the MedianReward rescaling: only for a fixed bandit instance."""
     if isinstance(env, BanditEnv) and env.prior == "fixed":
@@ -148,6 +185,7 @@ def evaluate_policy(
     if chunk is not None:
         chunk = _checks.integer("chunk", chunk, 1)
     check_compatible(env, policy)
+    check_memory(env, runs, chunk, num_resamples)
     start = time.perf_counter()
     explicit_chunk = chunk is not None
     chunk = min(chunk or _default_chunk(env, runs), runs)
@@ -215,4 +253,4 @@ def evaluate_policy(
     return result
 
 
-__all__ = ["describe_env", "describe_policy", "evaluate_policy"]
+__all__ = ["check_memory", "describe_env", "describe_policy", "evaluate_policy", "memory_estimate"]

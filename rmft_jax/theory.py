@@ -64,6 +64,7 @@ from scipy import optimize, special
 
 from rmft_jax import _checks
 from rmft_jax.regret import DOMAINS, static_regret
+from rmft_jax.results import save_figure
 from rmft_jax.types import Array
 
 LABELS = ("pseudo", "realised")
@@ -983,7 +984,7 @@ def plot_figure1(results_path: str | Path, out_dir: str | Path) -> list[Path]:
         fig.tight_layout()
         for ext in ("png", "pdf"):
             p = Path(out_dir) / f"fig1_env{i + 1}.{ext}"
-            fig.savefig(p, dpi=130)
+            save_figure(fig, p, dpi=130)
             written.append(p)
         plt.close(fig)
     return written

@@ -55,7 +55,7 @@ from rmft_jax import rmft as rmft_mod
 from rmft_jax import theory
 from rmft_jax.envs.online import OnlineEnv
 from rmft_jax.regret import DOMAINS, static_regret
-from rmft_jax.results import atomic_write_bytes, check_writable, load_json, save_json
+from rmft_jax.results import atomic_write_bytes, check_writable, load_json, save_figure, save_json
 from rmft_jax.rollout import rollout_tasks, sample_tasks
 from rmft_jax.types import FULL, Array, Episode, Policy, PyTree
 
@@ -835,7 +835,7 @@ def plot_theory_rmft(results_path: str | Path, out_dir: str | Path) -> list[Path
     written = []
     for ext in ("png", "pdf"):
         p = out / f"theory_rmft.{ext}"
-        fig.savefig(p, dpi=110)
+        save_figure(fig, p, dpi=110)
         written.append(p)
     plt.close(fig)
     md = out / "theory_rmft.md"

@@ -115,7 +115,10 @@ def train(
     Args:
       cfg: the training config.
       run_dir: where config, metrics and checkpoints go (``None``: keep nothing on disk).
-        A directory that already holds a run is refused unless ``resume``.
+        A directory that already holds a run is refused unless ``resume``, and one
+        that holds other files is refused always (never emptied). Devices, memory
+        (:func:`check_memory`) and the directory are checked before anything is
+        built or written; temporary files of interrupted writes are removed.
       resume: continue the run in ``run_dir``; its config must equal ``cfg``.
       checkpoint_every: iterations between checkpoints (and one at the end).
       stop_after: stop after this many iterations *in this call* (to test resumption).
@@ -123,16 +126,21 @@ def train(
         ``None`` is every visible device (one device: the plain path), an int the
         first that many, or a sequence of devices / a ``Mesh``.
     """
+    from rmft_jax import sharding
+
+    # Every check comes before anything is built or written: devices, memory, the folder.
     env = cfg.make_env()
+    sharding.resolve_mesh(devices)
+    check_memory(cfg)
+    if run_dir is not None:
+        run_dir = Path(run_dir)
+        _check_run_dir(run_dir, resume)
     learner = build_learner(cfg) if learner is None else learner
     state = init_state(env, cfg.rmft, learner)
     rows: list[dict] = []
     if run_dir is not None:
-        run_dir = Path(run_dir)
-        has_run = (run_dir / checkpoint.CONFIG).exists()
+        checkpoint.remove_stray_files(run_dir)
         if resume:
-            if not has_run:
-                raise ValueError(f"resume: must name a run directory holding {checkpoint.CONFIG} (got {str(run_dir)!r})")
             saved = checkpoint.load_config_dict(run_dir)
             if saved != _jsonish(cfg.to_dict()):
                 diff = _first_difference(saved, _jsonish(cfg.to_dict()))
@@ -140,16 +148,18 @@ def train(
             if (run_dir / checkpoint.STATE).exists():  # else it stopped before its first checkpoint
                 state = checkpoint.load_state(run_dir, state)
             done = int(state.iteration)
-            rows = checkpoint.read_metrics(run_dir)[:done]
+            rows = checkpoint.read_metrics(run_dir)
+            if len(rows) < done or [r.get("iteration") for r in rows[:done]] != list(range(1, done + 1)):
+                raise ValueError(
+                    f"metrics: {run_dir / checkpoint.METRICS} must hold iterations 1..{done} (the checkpoint's); "
+                    "restore it, or start a new run in another directory"
+                )
+            rows = rows[:done]
             checkpoint.write_metrics(run_dir, rows)  # drop rows written after the last checkpoint
         else:
-            if has_run or (run_dir / checkpoint.STATE).exists():
-                raise ValueError(f"out: {str(run_dir)!r} already holds a run; pass --resume to continue it or choose another directory")
             run_dir.mkdir(parents=True, exist_ok=True)
             checkpoint.save_config(run_dir, cfg.to_dict())
             checkpoint.write_metrics(run_dir, [])
-
-    from rmft_jax import sharding
 
     step = sharding.make_iteration(env, cfg.rmft, learner, devices)
     state = sharding.place_state(state, devices)
@@ -170,6 +180,76 @@ def train(
         if hasattr(bar, "set_postfix"):
             bar.set_postfix(regret=f"{row['rollout_regret_mean']:.2f}", loss=f"{row['sft_loss_last']:.3f}")
     return state, learner, rows
+
+
+def _check_run_dir(run_dir: Path, resume: bool) -> None:
+    """Refuse a run directory that cannot be used, before anything is built or written.
+
+    A new run needs a directory that does not exist or is empty (apart from
+    temporary files of our own interrupted writes, :func:`checkpoint.is_stray`): a folder holding other files is
+    somebody's data and is never emptied. ``resume`` needs a folder holding a run.
+    Either way it must be writable (probed with a temporary file).
+    """
+    from rmft_jax import _checks
+    from rmft_jax.results import check_directory
+
+    field = "resume" if resume else "out"
+    if run_dir.exists() and not run_dir.is_dir():
+        _checks.fail("out", "a directory for the run (this is a file)", str(run_dir))
+    has_run = (run_dir / checkpoint.CONFIG).exists()
+    if resume and not has_run:
+        _checks.fail("resume", f"given for a run directory holding {checkpoint.CONFIG}", str(run_dir))
+    if not resume:
+        if has_run or (run_dir / checkpoint.STATE).exists():
+            raise ValueError(
+                f"out: {str(run_dir)!r} already holds a run; pass --resume to continue it or choose another directory"
+            )
+        if run_dir.is_dir():
+            others = sorted(p.name for p in run_dir.iterdir() if not checkpoint.is_stray(p.name))
+            if others:
+                _checks.fail(
+                    "out", "a new or empty directory (it holds files that are not a run: "
+                    + ", ".join(others[:3]) + (", ..." if len(others) > 3 else "") + "); choose another directory",
+                    str(run_dir),
+                )
+    check_directory(run_dir, field)
+
+
+def memory_estimate(cfg: TrainConfig) -> tuple[int, str, str]:
+    """``(bytes, how they were counted, the config field to change)`` for one RMFT iteration.
+
+    Counted, 4 bytes a value: the rollouts' key/value caches (``M·L · layers · 2 · T ·
+    width``) and trajectories (``M·L · T · (actions + 4)``); the SFT batch's
+    activations and attention scores (``B · T · (2·mlp_ratio·width·layers +
+    heads·T)``, ``B`` the batch size or the buffer's ``buffer_iterations·M·k``);
+    the weights with their gradient and AdamW moments (``4 · layers · (4 +
+    2·mlp_ratio) · width²``). A rough lower bound of the peak, enough to refuse
+    sizes that cannot fit before anything is allocated.
+    """
+    r, mc = cfg.rmft, cfg.model_config()
+    horizon = int(dict(cfg.env)["horizon"])
+    actions, layers, heads, width, ratio = mc.actions, mc.layers, mc.heads, mc.width, mc.mlp_ratio
+    rollouts = r.tasks * r.rollouts
+    batch = r.batch_size or r.buffer_size
+    terms = {
+        "config.rmft.tasks": rollouts * horizon * (layers * 2 * width + actions + 4)
+        + batch * horizon * (2 * ratio * width * layers + heads * horizon),
+        "config.model.width": 4 * layers * (4 + 2 * ratio) * width * width,
+    }
+    field = max(terms, key=terms.get)
+    what = (
+        f"tasks={r.tasks} x rollouts={r.rollouts} x horizon={horizon} rollouts of a {layers}-layer, width-{width} "
+        f"model, an SFT batch of {batch}, and the weights with their optimiser state, 4 bytes a value"
+    )
+    return 4 * sum(terms.values()), what, field
+
+
+def check_memory(cfg: TrainConfig) -> None:
+    """Refuse a config whose :func:`memory_estimate` exceeds the memory limit (one-line ``ValueError``)."""
+    from rmft_jax import _checks
+
+    nbytes, what, field = memory_estimate(cfg)
+    _checks.fits_in_memory(field, nbytes, what)
 
 
 def iteration_key(cfg: TrainConfig) -> Array:
@@ -228,4 +308,4 @@ def _first_difference(a, b, prefix="") -> str:
     return f"{prefix.rstrip('.')}: saved {a!r}, given {b!r}"
 
 
-__all__ = ["build_learner", "train", "load_run", "load_policy_from_checkpoint", "base_params", "model_policy"]
+__all__ = ["build_learner", "check_memory", "memory_estimate", "train", "load_run", "load_policy_from_checkpoint", "base_params", "model_policy"]

@@ -86,10 +86,10 @@ def test_mab_contract_and_plot(tmp_path, capsys):
 
 
 def test_same_seed_same_numbers_and_no_silent_overwrite(tmp_path, capsys):
-    argv = ["evaluate", "--env", "mab", "--arms", "3", *TINY, "--seed", "7"]
+    argv = ["evaluate", "--env", "mab", "--arms", "3", *TINY]
     a, b = tmp_path / "a.json", tmp_path / "b.json"
-    assert cli([*argv, "--out", str(a)], capsys)[0] == 0
-    assert cli([*argv, "--out", str(b)], capsys)[0] == 0
+    assert cli([*argv, "--seed", "7", "--out", str(a)], capsys)[0] == 0
+    assert cli([*argv, "--seed", "7", "--out", str(b)], capsys)[0] == 0
     ra, rb = load(a), load(b)
     ra.pop("wall_time_s"), rb.pop("wall_time_s")
     assert ra == rb

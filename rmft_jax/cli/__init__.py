@@ -4,6 +4,9 @@ Each sub-command lives in its own module of this package and exposes
 ``add_parser(subparsers)`` (which registers its flags and sets ``func``). Bad input
 anywhere — a flag, a config file, a checkpoint — surfaces as a ``ValueError`` with a
 one-line message; :func:`main` prints it and exits with code 2, without a traceback.
+So do operating-system errors (a full disk, a permission that changed mid-run) and
+running out of memory. A flag given twice is refused (``--set`` may repeat).
+Ctrl-C exits 130 (see :mod:`rmft_jax._signals`).
 """
 
 from __future__ import annotations
@@ -19,9 +22,41 @@ class UsageError(ValueError):
     """A command-line usage error (exit code 2)."""
 
 
+_SEEN = "_rmft_flags_seen"
+
+
+def _once(action_cls):
+    """``action_cls`` that refuses a second occurrence of its flag (argparse keeps the last silently)."""
+
+    class Once(action_cls):
+        def __call__(self, parser, namespace, values, option_string=None):
+            seen = getattr(namespace, _SEEN, None)
+            if seen is None:
+                seen = {}
+                setattr(namespace, _SEEN, seen)
+            if option_string is not None:
+                if self.dest in seen:
+                    parser.error(f"{option_string}: must be given at most once (given again after {seen[self.dest]})")
+                seen[self.dest] = option_string
+            super().__call__(parser, namespace, values, option_string)
+
+    return Once
+
+
 class Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in (None, "store", "store_true", "store_false", "store_const"):
+            self.register("action", name, _once(self._registry_get("action", name)))
+
     def error(self, message):  # argparse's own errors: same one-line form, exit 2
         self.exit(2, f"rmft: error: {message}\n")
+
+    def parse_known_args(self, args=None, namespace=None):
+        ns, rest = super().parse_known_args(args, namespace)
+        if hasattr(ns, _SEEN):
+            delattr(ns, _SEEN)
+        return ns, rest
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,14 +74,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _os_message(e: OSError) -> str:
+    where = e.filename if e.filename is not None else "a file"
+    return f"{where}: {e.strerror or type(e).__name__} (an operating-system error; nothing more was written)"
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run ``rmft argv``; returns the exit code (0, 2 for bad input, 130 for Ctrl-C).
+
+    Called as the program (``argv`` is ``None``: the ``rmft`` script, ``python -m
+    rmft_jax``), it also installs the Ctrl-C handler of :mod:`rmft_jax._signals`;
+    called in-process with a list, Ctrl-C stays a ``KeyboardInterrupt`` (code 130).
+    """
+    if argv is None:
+        from rmft_jax import _signals
+
+        _signals.install()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         result = args.func(args)
-    except (ValueError, FileNotFoundError, FileExistsError) as e:
+    except ValueError as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         print(f"rmft: error: {msg}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"rmft: error: {_os_message(e)}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("rmft: error: out of memory (choose smaller sizes)", file=sys.stderr)
+        return 2
+    except RuntimeError as e:  # XLA's out-of-memory is a RuntimeError; anything else is a bug
+        if "RESOURCE_EXHAUSTED" not in str(e):
+            raise
+        print("rmft: error: out of device memory (choose smaller sizes)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("rmft: interrupted", file=sys.stderr)

@@ -24,9 +24,17 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     md = out.with_suffix(".md")
+    if md == out:
+        raise ValueError(f"out: must not end in .md (the table goes to a .md file next to it; got {args.out!r})")
     results.check_writable(out, args.overwrite)
     results.check_writable(md, args.overwrite)
     curves = {"auto": None, "yes": True, "no": False}[args.curves]
+    if args.figure:  # checked before any work: the figure needs the cost curves and a writable place
+        if not (curves or (curves is None and not args.quick)):
+            raise ValueError("figure: needs the cost curves (full mode, or --curves yes)")
+        stem = Path(args.figure)
+        for p in (stem.with_suffix(".png"), stem.with_suffix(".pdf")):
+            results.check_writable(p, args.overwrite, field="figure")
     log = lambda s: print(f"rmft bench: {s} ...", file=sys.stderr, flush=True)  # noqa: E731
     res = bench.run_all(quick=args.quick, curves=curves, log=log)
     results.save_json(out, res, overwrite=args.overwrite)
@@ -34,8 +42,6 @@ def run(args: argparse.Namespace) -> int:
     results.atomic_write_bytes(md, table.encode())
     print(table)
     if args.figure:
-        if not res.get("cost_curves"):
-            raise ValueError("figure: needs the cost curves (full mode, or --curves yes)")
         stem = Path(args.figure)
         bench.plot_cost_curves(res, [stem.with_suffix(".png"), stem.with_suffix(".pdf")])
     return 0

@@ -31,6 +31,8 @@ ONLY_FOR = {
     "reward": ("mab", "nsmab"),
     "means": ("mab",),
     "prior": ("mab",),
+    "prior_low": ("mab",),
+    "prior_high": ("mab",),
     "drift": ("nsmab",),
     "dim": ("fol-ball", "fol-simplex"),
     "family": ("fol-ball", "fol-simplex"),
@@ -51,6 +53,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--noise", type=float, default=None, help="noise scale >= 0 (default 1.0)")
     p.add_argument("--means", default=None, help="comma-separated arm means, one per arm (mab; fixes the instance)")
     p.add_argument("--prior", default=None, choices=PRIORS, help="task prior of the arm means (mab; default uniform)")
+    p.add_argument("--prior-low", type=float, default=None,
+                   help="lower end of the uniform prior of the means (mab; default 0; > 0 for --reward gamma)")
+    p.add_argument("--prior-high", type=float, default=None, help="upper end of the uniform prior (mab; default 1)")
     p.add_argument("--drift", default=None, choices=DRIFTS, help="drift family (nsmab; default piecewise)")
     p.add_argument(
         "--family", default=None, choices=FAMILIES, help="reward-vector sequence family (fol; default stochastic)"
@@ -63,7 +68,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("--checkpoint", default=None, metavar="DIR", help="evaluate a trained model from this run directory")
     p.add_argument("--base", action="store_true", help="with --checkpoint: evaluate the untrained base model of that run")
-    p.add_argument("--seed", type=int, default=0, help="random seed >= 0 (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="random seed in [0, 2**63) (default 0)")
     p.add_argument("--chunk", type=int, default=None, help="runs per jitted batch (default: all at once)")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95%% CI (default 1000)")
     p.add_argument("--out", default=None, metavar="FILE.json", help="write the result here")
@@ -89,14 +94,19 @@ def load_sequence(path: str) -> np.ndarray:
     if not p.is_file():
         _checks.fail("sequence", "an existing .npy file", path)
     try:
-        arr = np.load(p, allow_pickle=False)
+        # Memory-mapped first: the header gives dtype and shape, checked before the data is read.
+        arr = np.load(p, allow_pickle=False, mmap_mode="r")
     except Exception as e:  # noqa: BLE001 - any unreadable file is the same user error
         raise ValueError(f"sequence: must be a readable .npy file ({path!r}: {type(e).__name__})") from None
     if not isinstance(arr, np.ndarray) or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         _checks.fail("sequence", "a numeric .npy array", f"{path} with dtype {getattr(arr, 'dtype', type(arr))}")
     if np.iscomplexobj(arr):
         _checks.fail("sequence", "a real-valued .npy array", f"{path} with dtype {arr.dtype}")
-    return arr
+    _checks.fits_in_memory("sequence", 8 * arr.size, f"the {arr.shape} sequence as float64")
+    try:
+        return np.array(arr)
+    except OSError as e:  # the file changed or vanished under the map
+        raise ValueError(f"sequence: must be a readable .npy file ({path!r}: {e.strerror})") from None
 
 
 def build_env(args: argparse.Namespace) -> Environment:
@@ -122,6 +132,12 @@ def build_env(args: argparse.Namespace) -> Environment:
             common["means"] = means
         if args.prior is not None:
             common["prior"] = args.prior
+        if args.prior_low is not None:
+            common["prior_low"] = args.prior_low
+        if args.prior_high is not None:
+            common["prior_high"] = args.prior_high
+        if args.reward == "gamma" and means is None and args.prior in (None, "uniform") and args.prior_low is None:
+            _checks.fail("prior_low", "> 0 for gamma rewards: give --prior-low (and --prior-high) or --means", 0.0)
         return BanditEnv(arms=arms, **common)
     domain = args.env.removeprefix("fol-")
     if args.sequence is not None:
@@ -146,24 +162,25 @@ def load_checkpoint_policy(path: str, env: Environment, base: bool = False) -> t
 
 
 def check_output(field: str, path: str, overwrite: bool) -> None:
-    """Refuse an existing file (unless ``overwrite``) or a directory, creating nothing."""
-    p = Path(path)
-    if p.is_dir():
-        _checks.fail(field, "a file name, not a directory", path)
-    if p.exists() and not overwrite:
-        _checks.fail(field, "a file that does not exist yet (or give --overwrite)", path)
-    parent = next((q for q in p.absolute().parents if q.exists()), None)
-    if parent is None or not parent.is_dir():
-        _checks.fail(field, "a path whose existing parent is a directory", path)
+    """Refuse a directory, an existing file (unless ``overwrite``), or a place that cannot be
+    written (probed with a temporary file); creates nothing."""
+    from rmft_jax.results import check_writable
+
+    check_writable(path, overwrite, field)
 
 
 def run(args: argparse.Namespace) -> int:
     # Validation first: nothing is computed or written until every input is checked.
     runs = _checks.integer("runs", args.runs, 1)
-    seed = _checks.integer("seed", args.seed, 0)
+    seed = _checks.seed("seed", args.seed)
     chunk = None if args.chunk is None else _checks.integer("chunk", args.chunk, 1)
     resamples = _checks.integer("bootstrap", args.bootstrap, 1)
+    if args.base and args.checkpoint is None:
+        _checks.fail("base", "given only with --checkpoint (it evaluates that run's untrained model)", True)
     env = build_env(args)
+    from rmft_jax.evaluation import check_memory
+
+    check_memory(env, runs, chunk, resamples)
 
     from rmft_jax import plotting, results
 

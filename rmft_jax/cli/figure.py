@@ -20,8 +20,10 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rmft_jax.experiments import get
+    from rmft_jax.results import check_directory
 
     module = get(args.name)
+    check_directory(args.out, "out")  # a file, a read-only or unreachable place: refused before any work
     summary = module.run(args.out, quick=args.quick, overwrite=args.overwrite, progress=not args.no_progress)
     print(json.dumps(summary, indent=1, default=str))
     return 0

@@ -27,9 +27,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rmft_jax import _checks
+    from rmft_jax.results import check_directory
     from rmft_jax.theory import run_theory
 
-    if args.seed < 0:
-        raise ValueError(f"seed: must be an integer >= 0 (got {args.seed})")
-    run_theory(args.out, quick=args.quick, overwrite=args.overwrite, seed=args.seed)
+    seed = _checks.seed("seed", args.seed)
+    check_directory(args.out, "out")
+    run_theory(args.out, quick=args.quick, overwrite=args.overwrite, seed=seed)
     return 0

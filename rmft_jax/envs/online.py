@@ -67,6 +67,8 @@ def check_sequence(data, horizon: int | None, dim: int | None) -> np.ndarray:
         _checks.fail("sequence", f"an array with d = dim = {dim} columns", f"shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
         _checks.fail("sequence", "finite (no NaN or inf)", "non-finite values")
+    if arr.size and np.max(np.abs(arr)) > _checks.FLOAT32_MAX:
+        _checks.fail("sequence", "values within float32 range (|x| <= 3.4e38)", f"max |x| = {np.max(np.abs(arr)):.3g}")
     return arr
 
 

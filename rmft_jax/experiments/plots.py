@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rmft_jax import results
+
 COLORS = {
     "rmft": "#d62728",
     "base": "#7f7f7f",
@@ -30,7 +32,7 @@ def save_figure(fig, out_dir: Path, stem: str) -> None:
 
     fig.tight_layout()
     for ext in ("png", "pdf"):
-        fig.savefig(Path(out_dir) / f"{stem}.{ext}", dpi=130)
+        results.save_figure(fig, Path(out_dir) / f"{stem}.{ext}", dpi=130)
     plt.close(fig)
 
 
@@ -69,7 +71,7 @@ def plot_methods(methods: dict[str, dict], paths: list[Path], title: str) -> Non
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     for p in paths:
-        fig.savefig(p, dpi=130)
+        results.save_figure(fig, p, dpi=130)
     plt.close(fig)
 
 
@@ -89,7 +91,7 @@ def plot_curves(series: dict[str, tuple[list, list]], paths: list[Path], xlabel:
     ax.legend(fontsize=8)
     fig.tight_layout()
     for p in paths:
-        fig.savefig(p, dpi=130)
+        results.save_figure(fig, p, dpi=130)
     plt.close(fig)
 
 
