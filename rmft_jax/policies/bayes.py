@@ -78,13 +78,18 @@ def beta_quantile(p: Array, a: Array, b: Array, low: float = 0.0, high: float = 
 
     A fixed number of halvings (``BISECTION_STEPS``) keeps it jittable; the
     regularised incomplete beta ``I_x(a, b)`` is increasing in ``x``, and the target
-    is ``I_low + p (I_high − I_low)``.
+    is ``I_low + p (I_high − I_low)``. When the interval lies above the Beta's mean
+    (where ``I`` is near 1 and the difference would lose float32 digits) the
+    reflected problem is solved instead: ``1 − x`` is the ``1 − p`` quantile of
+    ``Beta(b, a)`` on ``[1 − high, 1 − low]``.
     """
     a, b, p = jnp.asarray(a, jnp.float32), jnp.asarray(b, jnp.float32), jnp.asarray(p, jnp.float32)
-    lo = jnp.full(jnp.broadcast_shapes(a.shape, b.shape, p.shape), low, jnp.float32)
-    hi = jnp.full_like(lo, high)
-    i_lo = special.betainc(a, b, lo) if low > 0.0 else jnp.zeros_like(lo)
-    i_hi = special.betainc(a, b, hi) if high < 1.0 else jnp.ones_like(lo)
+    flip = a / (a + b) < 0.5 * (low + high)
+    a, b, p = jnp.where(flip, b, a), jnp.where(flip, a, b), jnp.where(flip, 1.0 - p, p)
+    lo = jnp.broadcast_to(jnp.where(flip, 1.0 - high, low), jnp.broadcast_shapes(a.shape, b.shape, p.shape))
+    hi = jnp.broadcast_to(jnp.where(flip, 1.0 - low, high), lo.shape)
+    i_lo = jnp.where(lo > 0.0, special.betainc(a, b, lo), 0.0)
+    i_hi = jnp.where(hi < 1.0, special.betainc(a, b, hi), 1.0)
     target = i_lo + p * (i_hi - i_lo)
 
     def halve(_, bounds):
@@ -94,7 +99,8 @@ def beta_quantile(p: Array, a: Array, b: Array, low: float = 0.0, high: float = 
         return jnp.where(below, mid, left), jnp.where(below, right, mid)
 
     left, right = jax.lax.fori_loop(0, BISECTION_STEPS, halve, (lo, hi))
-    return 0.5 * (left + right)
+    x = 0.5 * (left + right)
+    return jnp.where(flip, 1.0 - x, x)
 
 
 def _mirror(nu: Array, low: Array, high: Array) -> tuple[Array, Array, Array]:
