@@ -46,6 +46,8 @@ QUICK_DP_METHODS = ("thompson", "kg")
 EXACT = ("bayes_ucb", "kg")  # index policies whose Bayes regret is computed exactly
 COLUMNS = [("final_regret_mean", "regret(T)"), ("final_regret_sem", "s.e."), ("ratio_to_thompson", "÷ Thompson"),
            ("suff_fail_freq_half", "SuffFailFreq(T/2)"), ("k_min_frac_end", "K·MinFrac(T)"), ("beta_hat", "β̂")]
+COLORS = {"thompson": "#2ca02c", "bayes_ucb": "#9467bd", "kg": "#d62728", "ucb": "#1f77b4", "greedy": "#ff7f0e",
+          "epsilon_greedy": "#8c564b", "dp_optimal": "#000000"}
 DP_COLUMNS = [("exact", "exact Bayes regret"), ("above_optimum", "÷ optimum − 1"),
               ("final_regret_mean", "simulated"), ("final_regret_sem", "s.e."),
               ("suff_fail_freq_half", "SuffFailFreq(T/2)")]
@@ -130,7 +132,7 @@ def plot(results_path, out_dir="figures") -> None:
     ts = [int(h) for h in hs]
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.9))
     for i, name in enumerate(METHODS):
-        c = plots._color(name, i)
+        c = COLORS.get(name, plots._color(name, i))
         col = lambda key: [data["fig2"][h]["summary"][name][key] for h in hs]  # noqa: E731
         axes[0].errorbar(ts, col("final_regret_mean"), yerr=[2 * s for s in col("final_regret_sem")], marker="o",
                          color=c, label=name, capsize=2)
@@ -143,16 +145,19 @@ def plot(results_path, out_dir="figures") -> None:
     ds = sorted(data["dp"], key=int)
     dts = np.array([int(h) for h in ds], float)
     opt = np.array([data["dp"][h]["optimal_bayes_regret"] for h in ds])
-    axes[2].plot(dts, np.ones_like(dts), "k-", lw=1.5, label="Bayes optimum (DP)")
+    axes[2].plot(dts, np.ones_like(dts), "k-", lw=1.0, label="Bayes optimum (DP, exact)")
     names = [n for n in data["dp"][ds[0]]["summary"] if n != "dp_optimal"] + ["dp_optimal"]
     for i, name in enumerate(names):
         rows = [data["dp"][h]["summary"][name] for h in ds]
         y = np.array([r["final_regret_mean"] for r in rows]) / opt
         e = 2 * np.array([r["final_regret_sem"] for r in rows]) / opt
         jitter = dts * (1.0 + 0.02 * (i - len(names) / 2))
-        axes[2].errorbar(jitter, y, yerr=e, marker="o", ls="none", color=plots._color(name, i), label=name, capsize=2)
-    axes[2].set(xlabel="horizon T", ylabel="Bayes regret ÷ optimum (±2 s.e.)", xscale="log", yscale="log",
+        axes[2].errorbar(jitter, y, yerr=e, marker="o", ls="none", color=COLORS.get(name, plots._color(name, i)), label=name, capsize=2)
+    axes[2].set(xlabel="horizon T", ylabel="simulated Bayes regret ÷ optimum (±2 s.e.)", xscale="log", yscale="log",
                 title="2 arms, Bernoulli, Beta(1,1) priors")
+    axes[2].set_xticks(dts, [str(int(t)) for t in dts])
+    axes[2].minorticks_off()
+    axes[2].set_yticks([0.9, 1, 1.25, 1.5, 2, 3, 4], ["0.9", "1", "1.25", "1.5", "2", "3", "4"])
     axes[2].legend(fontsize=7)
     fig.suptitle(f"Bayesian reference policies ({data['mode']} mode)", fontsize=10)
     plots.save_figure(fig, out, NAME)
