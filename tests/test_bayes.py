@@ -202,6 +202,7 @@ def test_simulated_dp_policy_matches_the_exact_value(dp20):
     assert abs(mean - dp20.regret) < 4 * se, (mean, se, dp20.regret)
 
 
+@pytest.mark.slow
 def test_no_registry_policy_beats_the_bayes_optimum(dp20):
     """Every registered bandit baseline, 4000 runs on U[0, 1] Bernoulli means: mean regret ≥ R* − 4 s.e."""
     names = policy_names(DP_ENV)
