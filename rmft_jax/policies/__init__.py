@@ -28,6 +28,16 @@ Defaults:
   change points of a piecewise drift (else 1); padding constants ``c = ξB²`` and
   ``4ξB²`` with ``ξ = 0.6`` and ``B² = c_UCB/2`` (``B = 1`` for bounded rewards,
   ``σ`` for Gaussian).
+* ``bayes_ucb`` (Bayes-UCB, ``c = 0``) and ``kg`` (the finite-horizon knowledge
+  gradient with KG(*) lookahead, horizon ``T``), both on the env's true prior
+  (:mod:`rmft_jax.policies.bayes`): Bernoulli rewards with a ``U[prior_low,
+  prior_high]`` prior: ``Beta(1, 1)`` truncated to that range (exact); Gaussian
+  rewards with noise ``σ``: the exact truncated-normal posterior of a uniform
+  prior, the conjugate Gaussian one of a Gaussian prior. Where the env has no such
+  prior (fixed or drifting means, a clipped Gaussian prior on Bernoulli means)
+  they fall back to Thompson sampling's priors (``Beta(1, 1)``;
+  ``N(0.5, 1/12)``); gamma rewards use the Gaussian likelihood with Thompson
+  sampling's noise ``m/sqrt(α)`` (an approximation).
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ import math
 from collections.abc import Callable
 
 from rmft_jax.policies.bandit import UCB, BetaThompson, EpsilonGreedy, Exp3, GaussianThompson, Greedy, Uniform
+from rmft_jax.policies.bayes import ArmPrior, BayesUCB, KnowledgeGradient
 from rmft_jax.policies.nonstationary import (
     DiscountedThompson,
     DiscountedUCB,
@@ -100,6 +111,19 @@ def _thompson(env: Environment) -> Policy:
     return GaussianThompson(arms=env.num_actions, noise_std=_noise_std(env), prior_mean=mean, prior_std=std)
 
 
+def _arm_prior(env: Environment) -> ArmPrior:
+    """The env's true prior over an arm mean and its reward family, for the Bayesian policies."""
+    prior, reward = getattr(env, "prior", None), getattr(env, "reward", None)
+    if reward == "bernoulli":
+        if prior == "uniform":
+            return ArmPrior(family="bernoulli", prior="uniform", low=env.prior_low, high=env.prior_high)
+        return ArmPrior(family="bernoulli", prior="beta")
+    if prior == "uniform":
+        return ArmPrior(prior="uniform", low=env.prior_low, high=env.prior_high, noise_std=_noise_std(env))
+    mean, std = _prior(env)
+    return ArmPrior(prior="gaussian", prior_mean=mean, prior_std=std, noise_std=_noise_std(env))
+
+
 def _breakpoints(env: Environment) -> int:
     return max(getattr(env, "changes", 1), 1) if getattr(env, "drift", None) == "piecewise" else 1
 
@@ -146,6 +170,11 @@ _ENTRIES: dict[str, tuple[Callable[[Environment], bool], Callable[[Environment],
             arms=env.num_actions,
             epsilon=min(1.0, (env.num_actions * math.log(max(env.horizon, 2)) / env.horizon) ** (1 / 3)),
         ),
+    ),
+    "bayes_ucb": (_is_bandit, lambda env: BayesUCB(arms=env.num_actions, horizon=env.horizon, prior=_arm_prior(env))),
+    "kg": (
+        _is_bandit,
+        lambda env: KnowledgeGradient(arms=env.num_actions, horizon=env.horizon, prior=_arm_prior(env)),
     ),
     "exp3": (_is_bandit, lambda env: Exp3(arms=env.num_actions, horizon=env.horizon)),
     "uniform": (lambda env: True, _uniform),
@@ -220,6 +249,9 @@ __all__ = [
     "Uniform",
     "GaussianThompson",
     "BetaThompson",
+    "ArmPrior",
+    "BayesUCB",
+    "KnowledgeGradient",
     "FTRL",
     "Hedge",
     "FollowTheLeader",
