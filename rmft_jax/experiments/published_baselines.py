@@ -24,9 +24,10 @@ the paper's full text in the project's research notes
 (``shared/research/prior_work.md`` §B.4): the hard instance from Fig. 4 /
 Fig. 11a, the easy instance from the paper's baseline summary for that instance
 (the notes do not record its figure number); the columns were read from the PDF's
-text extraction in row order, which Greedy's GreedyFrac of 1.00 corroborates. MedianReward (published too) is tabulated for
-context but not compared: on Greedy's bimodal reward distribution the median sits
-between the two modes and moves by several hundredths between samples.
+text extraction in row order, which Greedy's GreedyFrac of 1.00 corroborates.
+MedianReward (published too) is tabulated for context but not compared: on
+Greedy's bimodal reward distribution the median sits between the two modes and
+moves by several hundredths between samples.
 
 Results: ``published_baselines.json`` (config, measured values with standard
 errors, the published values and each comparison), and the table
