@@ -43,7 +43,7 @@ from scipy import stats
 
 from rmft_jax.types import BANDIT, FULL, Array, Trajectory
 
-UNPLAYED = ("ignore", "optimistic")
+UNPLAYED = ("ignore", "optimistic", "tie")
 
 
 # --------------------------------------------------------------------------------------
@@ -114,7 +114,7 @@ def k_min_frac(actions: Array, arms: int) -> Array:
     return arms * min_frac(actions, arms)
 
 
-def _greedy_rounds_one(actions: Array, rewards: Array, arms: int, optimistic: bool) -> Array:
+def _greedy_rounds_one(actions: Array, rewards: Array, arms: int, unplayed: str) -> Array:
     """``(T,)`` bool: was round ``t`` of one run greedy (see :func:`greedy_frac`)?"""
     one = jax.nn.one_hot(actions, arms, dtype=rewards.dtype)
     # Statistics *before* round t: an exclusive prefix sum.
@@ -122,12 +122,14 @@ def _greedy_rounds_one(actions: Array, rewards: Array, arms: int, optimistic: bo
     counts = jnp.cumsum(jnp.concatenate([zeros, one[:-1]]), axis=0)
     sums = jnp.cumsum(jnp.concatenate([zeros, (one * rewards[:, None])[:-1]]), axis=0)
     played = counts > 0
-    fill = jnp.inf if optimistic else -jnp.inf
+    fill = jnp.inf if unplayed == "optimistic" else -jnp.inf
     means = jnp.where(played, sums / jnp.maximum(counts, 1), fill)
     chosen = jnp.take_along_axis(means, actions[:, None].astype(jnp.int32), axis=1)[:, 0]
     greedy = chosen == jnp.max(means, axis=1)
-    # With nothing played yet every arm is as good as any other (both conventions).
-    return greedy | ~jnp.any(played, axis=1)
+    # With nothing played yet every arm is as good as any other (every convention);
+    # under "tie", so is every arm until all have been played.
+    undefined = ~jnp.all(played, axis=1) if unplayed == "tie" else ~jnp.any(played, axis=1)
+    return greedy | undefined
 
 
 @functools.partial(jax.jit, static_argnames=("arms", "per_run", "unplayed"))
@@ -149,13 +151,19 @@ def greedy_frac(actions: Array, rewards: Array, arms: int, per_run: bool = False
       untried is not. Under this convention Krishnamurthy's Greedy baseline (one
       pull of every arm, then the empirical best) scores exactly 1, as in their
       tables; under ``"ignore"`` it scores ``(T − K + 1)/T``.
+    * ``unplayed="tie"``: until every arm has been played the empirical best is
+      undefined and every round counts as greedy (all arms tie). This convention
+      reproduces Krishnamurthy et al.'s published GreedyFrac of UCB, Thompson
+      sampling and Greedy (``figures/published_baselines.md``); Thompson sampling
+      picks tried arms while others are untried, and the other two conventions
+      score it 0.03–0.05 below the published values.
 
     Args:
       actions: ``(N, T)`` int arms picked.
       rewards: ``(N, T)`` rewards observed.
       arms: ``K`` (static).
       per_run: return the ``(N,)`` per-run fractions instead of their mean.
-      unplayed: ``"ignore"`` or ``"optimistic"`` (static).
+      unplayed: ``"ignore"``, ``"optimistic"`` or ``"tie"`` (static).
     Returns:
       a float32 scalar (mean over runs), or ``(N,)`` with ``per_run``.
 
@@ -165,8 +173,7 @@ def greedy_frac(actions: Array, rewards: Array, arms: int, per_run: bool = False
     if unplayed not in UNPLAYED:
         raise ValueError(f"unplayed: must be one of {', '.join(UNPLAYED)} (got {unplayed!r})")
     rewards = jnp.asarray(rewards, jnp.float32)
-    optimistic = unplayed == "optimistic"
-    rounds = jax.vmap(lambda a, r: _greedy_rounds_one(a, r, arms, optimistic))(jnp.asarray(actions), rewards)
+    rounds = jax.vmap(lambda a, r: _greedy_rounds_one(a, r, arms, unplayed))(jnp.asarray(actions), rewards)
     frac = jnp.mean(rounds.astype(jnp.float32), axis=1)
     return frac if per_run else jnp.mean(frac)
 

@@ -48,14 +48,14 @@ def ref_min_frac(actions, k):
     return out / n
 
 
-def ref_greedy_frac_runs(actions, rewards, k, optimistic=False):
+def ref_greedy_frac_runs(actions, rewards, k, optimistic=False, tie=False):
     fracs = []
     for a_run, r_run in zip(actions, rewards):
         history = {a: [] for a in range(k)}
         greedy = 0
         for a, r in zip(a_run, r_run):
             avg = {b: sum(h) / len(h) for b, h in history.items() if h}
-            if not avg:
+            if not avg or (tie and len(avg) < k):
                 greedy += 1
             elif optimistic:
                 untried = [b for b in range(k) if not history[b]]
@@ -99,13 +99,13 @@ def test_min_frac_matches_reference():
     np.testing.assert_allclose(metrics.k_min_frac(actions, K), K * ref_min_frac(actions, K), atol=1e-5)
 
 
-@pytest.mark.parametrize("unplayed", ["ignore", "optimistic"])
+@pytest.mark.parametrize("unplayed", ["ignore", "optimistic", "tie"])
 def test_greedy_frac_matches_reference(unplayed):
     rng = np.random.default_rng(2)
     actions = random_actions(rng, k=3)
     # Rewards on a coarse grid: averages tie often, and float32 sums stay exact.
     rewards = rng.integers(0, 3, size=actions.shape) / 2.0
-    ref = ref_greedy_frac_runs(actions, rewards, 3, optimistic=unplayed == "optimistic")
+    ref = ref_greedy_frac_runs(actions, rewards, 3, optimistic=unplayed == "optimistic", tie=unplayed == "tie")
     got = np.asarray(metrics.greedy_frac(actions, rewards, 3, per_run=True, unplayed=unplayed))
     np.testing.assert_allclose(got, ref, atol=1e-6)
     assert float(metrics.greedy_frac(actions, rewards, 3, unplayed=unplayed)) == pytest.approx(ref.mean(), abs=1e-6)
@@ -118,6 +118,13 @@ def test_greedy_frac_conventions():
     assert float(metrics.greedy_frac(actions, rewards, 3, unplayed="optimistic")) == pytest.approx(1.0)
     # "ignore": rounds 2 and 3 pick untried arms, which is exploration.
     assert float(metrics.greedy_frac(actions, rewards, 3)) == pytest.approx(4 / 6)
+    assert float(metrics.greedy_frac(actions, rewards, 3, unplayed="tie")) == pytest.approx(1.0)
+    # Round 3 re-picks tried arm 1 while arm 2 is untried: greedy unless optimistic; rounds 2 and 4
+    # pick untried arms: greedy unless "ignore"; round 5 picks arm 0 (mean 0) over arm 1 (mean 1/2).
+    actions, rewards = np.array([[0, 1, 1, 2, 0]]), np.array([[0.0, 1.0, 0.0, 0.0, 0.0]])
+    assert float(metrics.greedy_frac(actions, rewards, 3)) == pytest.approx(2 / 5)
+    assert float(metrics.greedy_frac(actions, rewards, 3, unplayed="optimistic")) == pytest.approx(3 / 5)
+    assert float(metrics.greedy_frac(actions, rewards, 3, unplayed="tie")) == pytest.approx(4 / 5)
     with pytest.raises(ValueError, match="unplayed"):
         metrics.greedy_frac(actions, rewards, 3, unplayed="bad")
 

@@ -112,6 +112,7 @@ def test_registry_defaults_follow_the_env():
     [
         (lambda: UCB(arms=1), "arms"),
         (lambda: UCB(arms=3, c=-1.0), "c"),
+        (lambda: UCB(arms=3, log_t=1), "log_t"),
         (lambda: EpsilonGreedy(arms=3, epsilon=1.5), "epsilon"),
         (lambda: Exp3(arms=3, horizon=0), "horizon"),
         (lambda: FTRL(dim=3), "eta"),

@@ -18,8 +18,8 @@ import pytest
 from rmft_jax import metrics
 from rmft_jax.envs import BanditEnv, OnlineEnv
 from rmft_jax.envs.bandit import BanditTask
-from rmft_jax.policies import FollowTheLeader, make_policy, policy_names
-from rmft_jax.policies.bandit import argmax_random_tie, argmax_unplayed_first
+from rmft_jax.policies import UCB, FollowTheLeader, make_policy, policy_names
+from rmft_jax.policies.bandit import ArmStats, argmax_random_tie, argmax_unplayed_first
 from rmft_jax.rollout import rollout_tasks, run
 
 FIRST = (0.75, 0.25, 0.25, 0.25)
@@ -108,7 +108,8 @@ def test_first_pulls_are_a_uniform_order_and_runs_reproducible(name):
     first = np.asarray(traj.actions[:, :4])
     assert np.all(np.sort(first, axis=1) == np.arange(4))
     np.testing.assert_allclose(np.bincount(first[:, 0], minlength=4) / 4000, 0.25, atol=Z * math.sqrt(0.1875 / 4000))
-    np.testing.assert_array_equal(np.asarray(run(env, policy, jax.random.key(5), 4000).actions), np.asarray(traj.actions))
+    again = run(env, policy, jax.random.key(5), 4000)
+    np.testing.assert_array_equal(np.asarray(again.actions), np.asarray(traj.actions))
 
 
 def test_ftl_on_the_simplex_breaks_ties_at_random():
@@ -117,3 +118,15 @@ def test_ftl_on_the_simplex_breaks_ties_at_random():
     traj = run(env, FollowTheLeader(dim=3, domain="simplex"), jax.random.key(2), 3000)
     first = np.argmax(np.asarray(traj.actions[:, 0]), axis=-1)
     np.testing.assert_allclose(np.bincount(first, minlength=3) / 3000, 1 / 3, atol=Z * math.sqrt(2 / 9 / 3000))
+
+
+def test_ucb_without_log_t_is_krishnamurthys_index():
+    """``log_t=False``: index ``μ̂_a + sqrt(c/n_a)`` (Krishnamurthy et al.'s heuristic UCB at ``c = 1``)."""
+    u = jnp.float32(0.5)
+    ucb = UCB(arms=2, c=1.0, log_t=False)
+    # 0.5 + sqrt(1/1) = 1.5 against 0.55 + sqrt(1/4) = 1.05.
+    assert int(ucb.act(None, ArmStats(jnp.array([1.0, 4.0]), jnp.array([0.5, 2.2]), jnp.int32(5)), u)) == 0
+    # 0.2 + 1 = 1.2 against 1.2 + 0.1 = 1.3; with ln t (t = 101) arm 0's bonus sqrt(ln 101) = 2.15 wins instead.
+    state = ArmStats(jnp.array([1.0, 100.0]), jnp.array([0.2, 120.0]), jnp.int32(101))
+    assert int(ucb.act(None, state, u)) == 1
+    assert int(UCB(arms=2, c=1.0).act(None, state, u)) == 0

@@ -25,7 +25,7 @@ import numpy as np
 
 
 def ucb_actions(counts: np.ndarray, sums: np.ndarray, t: int, c: float, u: np.ndarray) -> np.ndarray:
-    """UCB's arms ``(N,)`` from per-run statistics ``(N, K)`` after ``t`` rounds and tie-break uniforms ``u`` ``(N,)``."""
+    """UCB's arms ``(N,)`` from per-run statistics ``(N, K)`` after ``t`` rounds, ties broken by ``u`` ``(N,)``."""
     dtype = sums.dtype
     n = np.maximum(counts, dtype.type(1))
     index = sums / n + np.sqrt(dtype.type(c) * np.log(dtype.type(max(t, 1))) / n)

@@ -20,6 +20,7 @@ FIGURES = {
     "horizons": "rmft_jax.experiments.horizons",
     "baselines": "rmft_jax.experiments.baselines",
     "bayes-reference": "rmft_jax.experiments.bayes_reference",
+    "published-baselines": "rmft_jax.experiments.published_baselines",
 }
 
 

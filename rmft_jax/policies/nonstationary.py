@@ -136,7 +136,8 @@ class DiscountedUCB(Policy):
 
     ``N_t(γ, a) = Σ_{s≤t} γ^{t−s} 1{A_s = a}``, ``X̄_t(γ, a)`` the ``γ``-discounted mean
     reward and ``n_t(γ) = Σ_a N_t(γ, a)`` (``ln`` clipped at 0). Never-pulled arms
-    have index ``+inf``; they and ties are picked uniformly at random. G&M's padding is ``2B sqrt(ξ ln n_t(γ) / N)``, i.e.
+    have index ``+inf``; they and ties are picked uniformly at random. G&M's padding
+    is ``2B sqrt(ξ ln n_t(γ) / N)``, i.e.
     ``c = 4 ξ B²`` (``ξ = 0.6`` gives the default ``c = 2.4`` for ``B = 1``).
     """
 
