@@ -131,8 +131,12 @@ class TrainConfig:
             raise ValueError(f"config.model.{e}") from None
         except TypeError as e:
             raise ValueError(f"config.model: unknown setting ({e})") from None
-        if rmft.online_target == "logits" and (mcfg.task != "online" or mcfg.domain != "simplex"):
-            _checks.fail("config.rmft.online_target", "'logits' only for an online model on the simplex", rmft.online_target)
+        if rmft.online_target == "outputs" and (mcfg.task != "online" or mcfg.domain == "ball" and mcfg.ball_map != "tanh"):
+            _checks.fail(
+                "config.rmft.online_target",
+                "'outputs' only for an online model on the simplex, or on the ball with model.ball_map = 'tanh'",
+                rmft.online_target,
+            )
         return cfg
 
     @classmethod

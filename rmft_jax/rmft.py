@@ -42,7 +42,7 @@ from rmft_jax.types import BANDIT, Array, Environment, PyTree
 
 
 SELECTIONS = ("final", "prefix_mean", "extrapolated")
-ONLINE_TARGETS = ("policy", "logits")
+ONLINE_TARGETS = ("policy", "outputs")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,14 +77,15 @@ class RMFTConfig:
       selection_horizon: ``H > T`` of the ``"extrapolated"`` criterion (``0`` otherwise).
       online_target: what the online SFT step fits (:data:`ONLINE_TARGETS`, online
         models): ``"policy"``, the played point of ``Π`` (squared error on the ball,
-        cross-entropy on the simplex), or ``"logits"`` (simplex only), the played
-        exploration output ``y_t + σ ε_t`` itself, recovered from the played point as
-        its centred log (softmax is invertible up to a constant): the squared error
-        between centred logits, i.e. the log-likelihood of the played output under
-        the Gaussian exploration policy ``N(y_t, σ²)`` (see
-        :func:`rmft_jax.models.policy.online_logit_loss`). Fitting the played
-        *policy* averages noisy softmaxes, which flattens the policy, so the
-        sharpening by selection stalls; fitting the played *output* does not.
+        cross-entropy on the simplex), or ``"outputs"``, the played exploration
+        output ``y_t + σ ε_t`` itself, recovered from the played point (the centred
+        log on the simplex; on the ball it needs the one-to-one ``model.ball_map =
+        "tanh"``): the squared error of outputs, i.e. the log-likelihood of the played
+        output under the Gaussian exploration policy ``N(y_t, σ²)`` (see
+        :func:`rmft_jax.models.policy.online_output_loss`). Fitting the played
+        *policy* averages noisy softmaxes (or points projected onto the sphere),
+        which flattens the policy, so the sharpening by selection stalls; fitting
+        the played *output* does not.
     """
 
     tasks: int = 128

@@ -59,7 +59,7 @@ def model_policy(
 
 def build_learner(cfg: TrainConfig) -> Learner:
     """Policy, SFT loss and base weights for ``cfg`` (see :class:`rmft_jax.rmft.Learner`)."""
-    from rmft_jax.models.policy import bandit_log_probs, online_logit_loss, online_logits, online_outputs, online_policy_loss
+    from rmft_jax.models.policy import bandit_log_probs, online_output_loss, online_outputs, online_policy_loss, online_raw_outputs
 
     graphdef, params = base_params(cfg)
     mcfg = cfg.model_config()
@@ -75,11 +75,11 @@ def build_learner(cfg: TrainConfig) -> Learner:
             entropy = -jnp.mean(jnp.sum(jnp.exp(logp) * logp, axis=-1))
             return nll - beta * entropy, {"nll": nll, "entropy": entropy}
 
-    elif cfg.rmft.online_target == "logits":
+    elif cfg.rmft.online_target == "outputs":
 
         def loss(params, policies, rewards):
-            logits = jax.vmap(lambda r: online_logits(graphdef, params, r))(rewards)
-            value = online_logit_loss(logits, policies)
+            raw = jax.vmap(lambda r: online_raw_outputs(graphdef, params, r))(rewards)
+            value = online_output_loss(raw, policies, mcfg)
             return value, {"matching": value}
 
     else:

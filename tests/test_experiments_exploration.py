@@ -82,17 +82,24 @@ def test_selection_criteria_by_hand():
     ({"selection": "best"}, "^selection: must be one of final, prefix_mean, extrapolated"),
     ({"selection": "extrapolated"}, "^selection_horizon: must be > 0 with selection 'extrapolated'"),
     ({"selection_horizon": 100}, "^selection_horizon: must be > 0 with selection 'extrapolated' and 0 otherwise"),
-    ({"online_target": "output"}, "^online_target: must be one of policy, logits"),
+    ({"online_target": "logits"}, "^online_target: must be one of policy, outputs"),
 ])
 def test_selection_config_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         RMFTConfig(**kwargs)
 
 
-@pytest.mark.parametrize("env", [{"name": "fol-ball", "dim": 3, "horizon": 5}, {"name": "mab", "arms": 3, "horizon": 5}])
-def test_logit_target_only_on_the_simplex(env):
-    with pytest.raises(ValueError, match="^config.rmft.online_target: must be 'logits' only for an online model on the simplex"):
-        TrainConfig.from_dict({"env": env, "rmft": {"online_target": "logits"}})
-    simplex = TrainConfig.from_dict({"env": {"name": "fol-simplex", "dim": 3, "horizon": 5}, "rmft": {"online_target": "logits"}})
-    assert simplex.to_dict()["rmft"]["online_target"] == "logits"
+@pytest.mark.parametrize("env, model", [
+    ({"name": "fol-ball", "dim": 3, "horizon": 5}, {}),
+    ({"name": "fol-ball", "dim": 3, "horizon": 5}, {"ball_map": "project"}),
+    ({"name": "mab", "arms": 3, "horizon": 5}, {}),
+])
+def test_output_target_needs_a_one_to_one_map(env, model):
+    with pytest.raises(ValueError, match="^config.rmft.online_target: must be 'outputs' only for an online model on the simplex, or on the ball with"):
+        TrainConfig.from_dict({"env": env, "model": model, "rmft": {"online_target": "outputs"}})
     assert "online_target" not in TrainConfig.from_dict({"env": env}).to_dict()["rmft"]  # saved runs hash as before
+    for env_ok, model_ok in (({"name": "fol-simplex", "dim": 3, "horizon": 5}, {}), (env, {"ball_map": "tanh"})):
+        if env_ok["name"] == "mab":
+            continue
+        cfg = TrainConfig.from_dict({"env": env_ok, "model": model_ok, "rmft": {"online_target": "outputs"}})
+        assert cfg.to_dict()["rmft"]["online_target"] == "outputs"

@@ -7,8 +7,8 @@ from rmft_jax.models.policy import (
     OnlineTransformerPolicy,
     bandit_log_probs,
     bandit_nll,
-    online_logit_loss,
-    online_logits,
+    online_output_loss,
+    online_raw_outputs,
     online_outputs,
     online_policy_loss,
 )
@@ -23,6 +23,7 @@ from rmft_jax.models.transformer import (
     init_cache,
     init_model,
     map_to_domain,
+    output_preimage,
     online_tokens,
 )
 
@@ -43,8 +44,9 @@ __all__ = [
     "init_cache",
     "init_model",
     "map_to_domain",
-    "online_logit_loss",
-    "online_logits",
+    "output_preimage",
+    "online_output_loss",
+    "online_raw_outputs",
     "online_outputs",
     "online_policy_loss",
     "online_tokens",

@@ -290,7 +290,7 @@ class OnlineTransformerPolicy(_TransformerPolicy):
 
     def act(self, params: PyTree, state: DecodeState, noise: Array) -> Array:
         y = state.out if self.explore_std == 0.0 else state.out + self.explore_std * noise
-        return tfm.map_to_domain(y, self.cfg.domain, self.cfg.radius)
+        return tfm.map_to_domain(y, self.cfg.domain, self.cfg.radius, self.cfg.ball_map)
 
     def _token(self, action: Array, feedback: Array) -> Array:
         return tfm.online_token(feedback)
@@ -373,31 +373,35 @@ def online_outputs(graphdef: nnx.GraphDef, params: PyTree, rewards: Array) -> Ar
     """
     model = nnx.merge(graphdef, params)
     y = model(tfm.online_tokens(rewards))
-    return tfm.map_to_domain(y, model.cfg.domain, model.cfg.radius)
+    return tfm.map_to_domain(y, model.cfg.domain, model.cfg.radius, model.cfg.ball_map)
 
 
-def online_logits(graphdef: nnx.GraphDef, params: PyTree, rewards: Array) -> Array:
-    """The noise-free model output ``y_t`` at every round, teacher-forced: ``(T, d)``."""
+def online_raw_outputs(graphdef: nnx.GraphDef, params: PyTree, rewards: Array) -> Array:
+    """The noise-free model output ``y_t`` before the map onto ``Π``, every round, teacher-forced: ``(T, d)``."""
     model = nnx.merge(graphdef, params)
     return model(tfm.online_tokens(rewards))
 
 
-def online_logit_loss(logits: Array, target: Array) -> Array:
-    """The simplex SFT loss on outputs: mean over rounds of ``‖c(y_t) − c(log p_t)‖²``, a scalar.
+def online_output_loss(raw: Array, target: Array, cfg: tfm.TransformerConfig) -> Array:
+    """The online SFT loss on outputs: mean over rounds of ``‖y_t − y*_t‖²``, a scalar.
 
-    ``c`` removes the mean over coordinates. The played point ``p_t = softmax(y_t + σ ε_t)``
-    determines ``y_t + σ ε_t`` up to an additive constant, ``c(log p_t)``, so this is
-    ``−2σ² ×`` the log-likelihood (up to a constant) of the played output under the
-    exploration policy ``N(y_t, σ² I)`` restricted to the zero-sum subspace.
+    ``y*_t`` is the output that played the kept point ``target_t``
+    (:func:`rmft_jax.models.transformer.output_preimage`): during a rollout that is
+    ``y_t + σ ε_t``, so this is ``−2σ² ×`` the log-likelihood (up to a constant) of the
+    played output under the exploration policy ``N(y_t, σ² I)``. On the simplex both
+    sides are centred (softmax ignores shifts along ``1``); on the ball it needs the
+    one-to-one ``ball_map = "tanh"``.
 
     Args:
-      logits: ``(T, d)`` the model's ``y_t`` (:func:`online_logits`).
-      target: ``(T, d)`` the played points of the simplex of a kept trajectory.
+      raw: ``(..., T, d)`` the model's ``y_t`` (:func:`online_raw_outputs`).
+      target: ``(..., T, d)`` the played points of ``Π`` of the kept trajectories
+        (the mean runs over every leading axis).
+      cfg: the model's config (its ``domain``, ``radius``, ``ball_map``).
     """
-    center = lambda x: x - jnp.mean(x, axis=-1, keepdims=True)  # noqa: E731
-    # The floor only binds where float32 softmax underflowed (|y| beyond ~80).
-    played = center(jnp.log(jnp.maximum(target, 1e-30)))
-    return jnp.mean(jnp.sum((center(logits) - played) ** 2, axis=-1))
+    played = tfm.output_preimage(target, cfg.domain, cfg.radius, cfg.ball_map)
+    if cfg.domain == "simplex":
+        raw = raw - jnp.mean(raw, axis=-1, keepdims=True)
+    return jnp.mean(jnp.sum((raw - played) ** 2, axis=-1))
 
 
 def online_policy_loss(pred: Array, target: Array, domain: str) -> Array:

@@ -65,6 +65,7 @@ from rmft_jax.types import Array, PyTree
 
 TASKS = ("bandit", "online")
 DOMAINS = ("ball", "simplex")
+BALL_MAPS = ("project", "tanh")
 # Bandit token layouts (see bandit_tokens): the reward in one shared slot, or in the pulled arm's slot.
 BANDIT_TOKENS = ("shared", "per_arm")
 # Masked attention logits: finite (not -inf) so the masked softmax stays NaN-free
@@ -88,6 +89,11 @@ class TransformerConfig:
         full passes longer than this are refused.
       domain: ``"ball"`` (Env I) or ``"simplex"`` (Env II); online only (ignored for bandits).
       radius: radius of the ball ``Π``, ``> 0`` (online, ``ball`` only).
+      ball_map: how ``y`` is mapped onto the ball (:data:`BALL_MAPS`, online, ``ball``
+        only): ``"project"``, the Euclidean projection, or ``"tanh"``,
+        ``R tanh(‖y‖/R) y/‖y‖``, which maps ``R^d`` one-to-one onto the open ball,
+        so a played point determines the output that played it
+        (:func:`output_preimage`).
       bandit_token: layout of a bandit token (:func:`bandit_tokens`): ``"shared"``,
         ``[one_hot(a), r, start]``, or ``"per_arm"``, ``[one_hot(a), r·one_hot(a), start]``,
         the reward written in the pulled arm's slot (bandit only).
@@ -103,6 +109,7 @@ class TransformerConfig:
     domain: str = "ball"
     radius: float = 1.0
     bandit_token: str = "shared"
+    ball_map: str = "project"
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
@@ -118,6 +125,7 @@ class TransformerConfig:
         _checks.choice("domain", self.domain, DOMAINS)
         set_("radius", _checks.real("radius", self.radius, low=0.0, low_open=True))
         _checks.choice("bandit_token", self.bandit_token, BANDIT_TOKENS)
+        _checks.choice("ball_map", self.ball_map, BALL_MAPS)
 
     @property
     def token_dim(self) -> int:
@@ -195,14 +203,36 @@ def start_token(token_dim: int) -> Array:
     return jnp.zeros((token_dim,)).at[-1].set(1.0)
 
 
-def map_to_domain(y: Array, domain: str, radius: float = 1.0) -> Array:
-    """``map_Π(y)`` along the last axis: Euclidean projection onto the ball of
-    radius ``radius`` (``y · min(1, radius/‖y‖)``), or ``softmax(y)`` onto the simplex."""
+def map_to_domain(y: Array, domain: str, radius: float = 1.0, ball_map: str = "project") -> Array:
+    """``map_Π(y)`` along the last axis: onto the simplex ``softmax(y)``; onto the ball of
+    radius ``R = radius`` the Euclidean projection ``y · min(1, R/‖y‖)`` (``ball_map =
+    "project"``) or ``R tanh(‖y‖/R) y/‖y‖`` (``"tanh"``)."""
     if domain == "simplex":
         return jax.nn.softmax(y, axis=-1)
     # max(., tiny) keeps the gradient of the norm finite at y = 0.
     norm = jnp.sqrt(jnp.maximum(jnp.sum(y * y, axis=-1, keepdims=True), 1e-30))
+    if ball_map == "tanh":
+        return y * (radius * jnp.tanh(norm / radius) / norm)
     return y * (radius / jnp.maximum(norm, radius))
+
+
+def output_preimage(point: Array, domain: str, radius: float = 1.0, ball_map: str = "project") -> Array:
+    """The output ``y`` that :func:`map_to_domain` maps to ``point`` (last axis), where it is unique.
+
+    Simplex: ``log p`` centred (softmax determines ``y`` up to a constant along ``1``;
+    compare centred outputs). Ball with ``ball_map = "tanh"``: ``R artanh(‖p‖/R) p/‖p‖``.
+    The projection is not one-to-one on the sphere, so ``"project"`` is refused. Floors
+    keep the log and ``artanh`` finite where float32 saturated (``|y|`` beyond about 80
+    in logits, ``‖y‖/R`` beyond about 8 on the ball).
+    """
+    if domain == "simplex":
+        logp = jnp.log(jnp.maximum(point, 1e-30))
+        return logp - jnp.mean(logp, axis=-1, keepdims=True)
+    if ball_map != "tanh":
+        raise ValueError(f"ball_map: must be 'tanh' for the output of a played point of the ball to be unique (got {ball_map!r})")
+    norm = jnp.sqrt(jnp.maximum(jnp.sum(point * point, axis=-1, keepdims=True), 1e-30))
+    ratio = jnp.minimum(norm / radius, 1.0 - 1e-7)
+    return point * (radius * jnp.arctanh(ratio) / norm)
 
 
 # --- the network ---------------------------------------------------------------------
