@@ -19,6 +19,7 @@ FIGURES = {
     "exploration": "rmft_jax.experiments.exploration",
     "horizons": "rmft_jax.experiments.horizons",
     "baselines": "rmft_jax.experiments.baselines",
+    "paradigms": "rmft_jax.experiments.paradigms",
 }
 
 
