@@ -299,15 +299,15 @@ def plot(results_path, out_dir="figures") -> None:
         axes[1].plot([100, 1000], [e["suff_fail_freq_half"]["100"], e["suff_fail_freq_half"]["1000"]], **style)
         cv = data["curves"][name]
         axes[2].plot(cv["t"], cv["k_min_frac"], color=c, ls=":" if ref else "-", label=style["label"])
-    shifted = [("25", "Gaussian U[0,1], T=25"), ("100", "Gaussian U[0,1], T=100"), ("bernoulli", "Bernoulli, T=100"),
-               ("narrow", "U[0.4,0.6], T=100")]
+    shifted = [("25", "training prior\nT=25"), ("100", "training prior\nT=100"), ("bernoulli", "Bernoulli\nT=100"),
+               ("narrow", "μ ~ U[0.4,0.6]\nT=100")]
     width = 0.8 / len(P)
     for i, (name, e) in enumerate(P.items()):
         vals = [(e["regret"][k] if k in HORIZONS else e["shifted"][k]["regret"]["100"])
                 / (ts["regret"][k] if k in HORIZONS else ts["shifted"][k]["regret"]["100"]) for k, _ in shifted]
         axes[3].bar(np.arange(len(shifted)) + i * width, vals, width, color=COLOURS.get(name), label=name)
     axes[3].axhline(1.0, color="k", lw=0.8, ls=":")
-    axes[3].set_xticks(np.arange(len(shifted)) + 0.4 - width / 2, [s for _, s in shifted], fontsize=7)
+    axes[3].set_xticks(np.arange(len(shifted)) + 0.4 - width / 2, [s for _, s in shifted], fontsize=8)
     axes[0].set(xscale="log", yscale="log", xlabel="evaluation horizon T", ylabel="regret(T) ÷ Thompson's",
                 title="regret relative to Thompson sampling (± seed s.d.)")
     axes[1].set(xscale="log", xlabel="evaluation horizon T", ylabel="SuffFailFreq(T/2)", title="runs that abandon the best arm")
