@@ -16,7 +16,10 @@ number of environment rounds (``M·L·T`` per iteration) and takes the same numb
 of optimiser steps, each on ``M·k`` trajectories of ``T`` tokens: what RMFT's SFT
 reads per step. RMFT keeps ``k`` of its ``L`` rollouts and steps on all of them
 every time; a paradigm that keeps every rollout draws a fresh mini-batch of
-``M·k`` of its ``M·L`` rows (without replacement) at every step.
+``M·k`` of its ``M·L`` rows (without replacement) at every step. Every
+paradigm's rollouts (its own or a behaviour policy's) draw their reward tapes as
+RMFT's do: shared by the ``L`` rollouts of an instance when
+``cfg.shared_env_noise`` (the recipe's common random numbers), independent otherwise.
 
 Seeds (:func:`train_seeds`) follow :func:`rmft_jax.sharding.sweep_seeds`: seed
 ``s`` has the base model ``init_model(fold_in(key(s), 0))`` and the training key
