@@ -13,7 +13,9 @@ weights and on the same instances per seed, three training seeds each
 
 Full mode runs ``FULL_ITERATIONS = 16`` iterations, not Figure 2's 100, so that the
 seven trainings × three seeds fit the 30-minute budget of a shared 2-core CPU
-(measured 4–7 s per iteration and seed there); every paradigm gets the same 16.
+(measured there, with other jobs running: 2.4 s per iteration and seed for RMFT,
+3.4 s for the KL variant of policy gradient, the dearest; 4–7 s under heavier
+load); every paradigm gets the same 16.
 Tuning budget: none, for every paradigm. The optimiser settings are the Figure 2
 recipe's, and each paradigm's own constants are fixed a priori from its source
 (DPT's roll-in, PPO's ε = 0.2, GRPO's β = 0.04).
