@@ -21,6 +21,7 @@ FIGURES = {
     "baselines": "rmft_jax.experiments.baselines",
     "bayes-reference": "rmft_jax.experiments.bayes_reference",
     "published-baselines": "rmft_jax.experiments.published_baselines",
+    "paradigms": "rmft_jax.experiments.paradigms",
 }
 
 
