@@ -439,13 +439,11 @@ def iteration_parts(env, cfg: rmft.RMFTConfig, learner: rmft.Learner):
     @jax.jit
     def rollout_part(params, key):
         k_task, k_roll, _ = jax.random.split(key, 3)
-        tasks = rollout.sample_tasks(env, k_task, cfg.tasks)
-        return rollout.rollout_tasks(env, learner.policy, k_roll, tasks, cfg.rollouts, params)
+        return rmft.roll_out(env, cfg, learner.policy, params, k_task, k_roll)
 
     @jax.jit
     def select_part(traj, buffer, i):
-        idx = rmft.select_lowest(rmft.selection_score(traj.regret, cfg.selection, cfg.selection_horizon), cfg.keep)
-        acts, fb = rmft.kept_trajectories(traj, env, idx)
+        _, acts, fb = rmft.keep_lowest(env, cfg, traj)
         return rmft.push(buffer, acts, fb, i)
 
     @jax.jit

@@ -225,6 +225,29 @@ def select_lowest(final_regret: Array, k: int) -> Array:
     return jax.lax.top_k(-final_regret, k)[1]
 
 
+def _same(tree):
+    return tree
+
+
+def roll_out(env: Environment, cfg: RMFTConfig, policy, params: PyTree, k_task: Array, k_roll: Array, shard=_same):
+    """Algorithm 1, step 1: ``M`` instances from the task prior, ``L`` rollouts of each: ``(M, L, T)``.
+
+    The ``L`` rollouts share each instance's reward tape when ``cfg.shared_env_noise``.
+    ``shard`` lays out the batch arrays (:func:`iteration`).
+    """
+    tasks = shard(sample_tasks(env, k_task, cfg.tasks))
+    return shard(rollout_tasks(env, policy, k_roll, tasks, cfg.rollouts, params, cfg.shared_env_noise))
+
+
+def keep_lowest(env: Environment, cfg: RMFTConfig, traj, shard=_same) -> tuple[Array, Array, Array]:
+    """Algorithm 1, steps 2–3: score every rollout by its exact regret (``cfg.selection``)
+    and keep the ``k`` lowest of each instance. Returns ``(idx (M, k), actions, feedback)``,
+    the kept trajectories flattened to ``(M·k, T, ...)`` (:func:`kept_trajectories`)."""
+    idx = select_lowest(selection_score(traj.regret, cfg.selection, cfg.selection_horizon), cfg.keep)
+    acts, fb = shard(kept_trajectories(traj, env, idx))
+    return idx, acts, fb
+
+
 def kept_trajectories(traj, env: Environment, idx: Array) -> tuple[Array, Array]:
     """Gather the kept actions and learner feedback, flattened to ``(M·k, T, ...)``."""
     take = lambda x: jnp.take_along_axis(x, idx.reshape(idx.shape + (1,) * (x.ndim - 2)), axis=1)  # noqa: E731
@@ -283,13 +306,11 @@ def iteration(
     rollouts, buffer) for data parallelism (:mod:`rmft_jax.sharding`); values are
     unchanged. ``learning_rate`` (optional, may be traced) overrides ``cfg.learning_rate``.
     """
-    shard = (lambda tree: tree) if shard is None else shard  # noqa: E731
+    shard = _same if shard is None else shard
     k_task, k_roll, k_sft = jax.random.split(jax.random.fold_in(key, state.iteration), 3)
-    tasks = shard(sample_tasks(env, k_task, cfg.tasks))
-    traj = shard(rollout_tasks(env, learner.policy, k_roll, tasks, cfg.rollouts, state.params, cfg.shared_env_noise))
+    traj = roll_out(env, cfg, learner.policy, state.params, k_task, k_roll, shard)
     final = traj.regret[..., -1]  # (M, L)
-    idx = select_lowest(selection_score(traj.regret, cfg.selection, cfg.selection_horizon), cfg.keep)
-    acts, fb = shard(kept_trajectories(traj, env, idx))
+    idx, acts, fb = keep_lowest(env, cfg, traj, shard)
     buffer = shard(push(state.buffer, acts, fb, state.iteration))
     start = state.params if cfg.warm_start else base_params
     opt_state = state.opt_state if cfg.warm_start else make_optimizer(cfg).init(base_params)
@@ -338,12 +359,9 @@ def single_round(env: Environment, cfg: RMFTConfig, learner: Learner, key: Array
 
     def collect(_, k):
         k_task, k_roll = jax.random.split(k)
-        tasks = sample_tasks(env, k_task, cfg.tasks)
-        traj = rollout_tasks(env, learner.policy, k_roll, tasks, cfg.rollouts, learner.base_params, cfg.shared_env_noise)
-        final = traj.regret[..., -1]
-        idx = select_lowest(selection_score(traj.regret, cfg.selection, cfg.selection_horizon), cfg.keep)
-        acts, fb = kept_trajectories(traj, env, idx)
-        return None, (acts, fb, jnp.mean(final))
+        traj = roll_out(env, cfg, learner.policy, learner.base_params, k_task, k_roll)
+        _, acts, fb = keep_lowest(env, cfg, traj)
+        return None, (acts, fb, jnp.mean(traj.regret[..., -1]))
 
     k_collect, k_sft = jax.random.split(key)
     _, (acts, fb, regret) = jax.lax.scan(collect, None, jax.random.split(k_collect, max(cfg.iterations, 1)))
