@@ -36,7 +36,7 @@ def test_output_paths_refuse_an_existing_per_key_figure(tmp_path):
     from rmft_jax.experiments import common
 
     (tmp_path / "online_env1_ball.pdf").write_bytes(b"saved")
-    with pytest.raises(ValueError, match="^out: must not be an existing file"):
+    with pytest.raises(ValueError, match="^out: must be a file that does not exist yet"):
         common.output_paths(tmp_path, "online", False, figures=("env1_ball", "env2_simplex"))
     assert (tmp_path / "online_env1_ball.pdf").read_bytes() == b"saved"
     # An experiment drawing STEM.png only is not blocked by another experiment's files,
