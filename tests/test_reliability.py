@@ -413,3 +413,38 @@ def test_sigint_during_the_first_compile_exits_130_and_the_run_resumes(tmp_path)
     done = len(checkpoint.read_metrics(run))
     _, _, rows = train(cfg, run, resume=True, progress=False, stop_after=1)
     assert rows[-1]["iteration"] == len(rows) and len(rows) <= done + 1
+
+
+@pytest.mark.parametrize("moment", ["after 5 iterations", "during a file write"])
+def test_sigkill_at_any_moment_resumes_bit_identical(moment, tmp_path):
+    """Point 3: ``kill -9`` of ``rmft train`` mid-run (after some iterations, or while a temporary
+    file of an atomic write exists), then ``--resume``: the same parameters and metrics as a run
+    never interrupted."""
+    spec = json.loads(json.dumps(TINY))
+    spec["rmft"]["iterations"] = 40
+    (tmp_path / "c.json").write_text(json.dumps(spec))
+    cfg = TrainConfig.from_dict(spec)
+    run = tmp_path / "run"
+    proc = start_program(["train", "--config", tmp_path / "c.json", "--out", run, "--no-progress",
+                          "--checkpoint-every", "1"])
+    metrics = run / checkpoint.METRICS
+    try:
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline:
+            lines = metrics.read_text().count("\n") if metrics.exists() else 0
+            writing = run.exists() and any(p.name.endswith(".tmp") for p in run.iterdir())
+            if lines >= 30 or (lines >= 5 if moment == "after 5 iterations" else writing and lines >= 1):
+                proc.send_signal(signal.SIGKILL)
+                break
+    finally:
+        proc.communicate(timeout=120)
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    killed_at = len(checkpoint.read_metrics(run)) if metrics.exists() else 0
+    assert killed_at < 40
+    resumed, _, rows = train(cfg, run, resume=True, progress=False, checkpoint_every=1)
+    full, _, rows_full = train(cfg, None, progress=False)
+    for a, b in zip(jax.tree.leaves(full), jax.tree.leaves(resumed)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    key = ("rollout_regret_mean", "kept_regret_mean", "sft_loss_last")
+    assert [[r[k] for k in key] for r in rows] == [[r[k] for k in key] for r in rows_full]
+    assert not [p.name for p in run.iterdir() if p.name.endswith(".tmp")]
