@@ -174,7 +174,7 @@ class Learner(NamedTuple):
 def make_optimizer(cfg: RMFTConfig, learning_rate: Array | float | None = None) -> optax.GradientTransformation:
     """Clipped AdamW of ``cfg``. ``learning_rate`` (a scalar, may be traced) overrides
     ``cfg.learning_rate``; the optimiser state has the same structure either way, which
-    is what lets :func:`rmft_jax.sharding.sweep_seeds` ``vmap`` over learning rates."""
+    is what lets :func:`rmft_jax.sweeps.sweep_seeds` ``vmap`` over learning rates."""
     lr = cfg.learning_rate if learning_rate is None else learning_rate
     return optax.chain(
         optax.clip_by_global_norm(cfg.grad_clip),

@@ -1,4 +1,4 @@
-"""Data parallelism over devices with JAX's own SPMD, and seed sweeps in one program.
+"""Data parallelism over devices with JAX's own SPMD.
 
 Rollouts and SFT are data-parallel: the environment instances ``M`` and their
 rollouts (the leading batch axes) are split across a one-axis
@@ -25,8 +25,8 @@ Devices: ``devices=None`` uses every visible device when there is more than one
 ``jax.devices()``, a sequence of devices or a ``Mesh`` is used as given. A batch
 axis that the device count does not divide is replicated rather than split.
 
-:func:`sweep_seeds` is ``jit(vmap(train))`` over seeds: base weights, rollouts and
-SFT of every seed in one compiled program, results with a leading seed axis.
+:func:`rmft_jax.sweeps.sweep_seeds` (seed and learning-rate sweeps in one program)
+is built on this layer, beside :mod:`rmft_jax.training`.
 """
 
 from __future__ import annotations
@@ -180,63 +180,6 @@ def make_iteration(env: Environment, cfg: rmft.RMFTConfig, learner: rmft.Learner
     return jax.jit(fn, in_shardings=(shardings, rep, rep), out_shardings=(shardings, rep), donate_argnums=(0,))
 
 
-# --- seed sweeps ---------------------------------------------------------------------------
-
-
-def sweep_seeds(cfg, seeds: Sequence[int] | Array, learner: rmft.Learner | None = None,
-                learning_rates: Sequence[float] | Array | None = None):
-    """``jit(vmap(train))`` over seeds (and learning rates): ``cfg.rmft.iterations`` RMFT iterations each, one program.
-
-    Each seed ``s`` gets what :func:`rmft_jax.training.train` gives the config with
-    ``seed = s``: base weights from ``fold_in(key(s), 0)`` and the iteration key
-    ``fold_in(key(s), 1)`` — but through :func:`rmft_jax.rmft.train_scan`, so
-    metrics are reduced inside the scan. With ``learning_rates``, every seed runs
-    at every learning rate (a grid, ``vmap`` over both): what ``train`` gives the
-    config with that ``rmft.learning_rate``.
-
-    Args:
-      cfg: a :class:`rmft_jax.config.TrainConfig` (its ``seed`` is ignored, and its
-        learning rate too when ``learning_rates`` is given).
-      seeds: ``(S,)`` integer seeds.
-      learner: the learner of ``cfg`` (built if omitted; only its policy and loss
-        are used, the base weights are drawn per seed).
-      learning_rates: optional ``(R,)`` positive learning rates.
-    Returns:
-      ``(states, metrics)``: a :class:`rmft_jax.rmft.TrainState` and a dict of
-      ``(S, iterations)`` arrays, every leaf with a leading seed axis ``S``; with
-      ``learning_rates``, leading axes ``(R, S)``.
-    """
-    from rmft_jax.training import build_learner
-
-    learner = build_learner(cfg) if learner is None else learner
-    seeds = jnp.asarray(seeds, jnp.uint32)
-    if seeds.ndim != 1:
-        raise ValueError(f"seeds: must be a 1-D sequence of integers (got shape {seeds.shape})")
-    sweep = _sweep(cfg.make_env(), cfg.rmft, cfg.model_config(), learner.policy, learner.loss, learning_rates is not None)
-    if learning_rates is None:
-        return sweep(seeds)
-    rates = np.asarray(learning_rates, np.float32)
-    if rates.ndim != 1 or not rates.size or not np.all(np.isfinite(rates) & (rates > 0)):
-        raise ValueError(f"learning_rates: must be a 1-D sequence of positive numbers (got {np.asarray(learning_rates).tolist()})")
-    return sweep(seeds, jnp.asarray(rates))
-
-
-@functools.lru_cache(maxsize=16)
-def _sweep(env, rmft_cfg, model_cfg, policy, loss, over_rates: bool):
-    from rmft_jax.models.transformer import init_model
-
-    def one(seed, learning_rate=None):
-        root = jax.random.key(seed)
-        _, base = init_model(model_cfg, jax.random.fold_in(root, 0))
-        learner = rmft.Learner(policy=policy, loss=loss, base_params=base)
-        return rmft.train_scan(env, rmft_cfg, learner, jax.random.fold_in(root, 1), learning_rate=learning_rate)
-
-    if not over_rates:
-        return jax.jit(jax.vmap(one))
-    # Outer axis: learning rates; inner: seeds.
-    return jax.jit(jax.vmap(jax.vmap(one, in_axes=(0, None)), in_axes=(None, 0)))
-
-
 __all__ = [
     "DATA",
     "make_mesh",
@@ -249,5 +192,4 @@ __all__ = [
     "state_shardings",
     "place_state",
     "make_iteration",
-    "sweep_seeds",
 ]

@@ -19,7 +19,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 
-from rmft_jax import checkpoint
+from rmft_jax import checkpoint, sharding
 from rmft_jax.config import TrainConfig
 from rmft_jax.rmft import Learner, TrainState, init_state
 from rmft_jax.types import BANDIT, Array, Environment
@@ -126,8 +126,6 @@ def train(
         ``None`` is every visible device (one device: the plain path), an int the
         first that many, or a sequence of devices / a ``Mesh``.
     """
-    from rmft_jax import sharding
-
     # Every check comes before anything is built or written: devices, memory, the folder.
     env = cfg.make_env()
     sharding.resolve_mesh(devices)

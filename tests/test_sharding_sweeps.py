@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from test_sharding import METRIC_ATOL, PARAM_ATOL, TINY
 
-from rmft_jax import rmft, sharding
+from rmft_jax import rmft, sweeps
 from rmft_jax.config import TrainConfig
 from rmft_jax.training import build_learner
 
@@ -43,7 +43,7 @@ def separate_run(seed: int, learning_rate: float):
 
 
 def test_sweep_seeds_equals_separate_runs():
-    states, metrics = sharding.sweep_seeds(CFG, SEEDS)
+    states, metrics = sweeps.sweep_seeds(CFG, SEEDS)
     assert all(v.shape == (2, CFG.rmft.iterations) for v in metrics.values())
     for i, seed in enumerate(SEEDS):
         state, m = separate_run(seed, CFG.rmft.learning_rate)
@@ -58,7 +58,7 @@ def test_sweep_over_learning_rates_equals_separate_runs():
     """A (learning rate × seed) grid in one program: each cell is the run with that seed and
     rmft.learning_rate (the learning rate travels traced; the optimiser state keeps its structure)."""
     rates = [1e-3, 1e-2]
-    states, metrics = sharding.sweep_seeds(CFG, SEEDS, learning_rates=rates)
+    states, metrics = sweeps.sweep_seeds(CFG, SEEDS, learning_rates=rates)
     assert all(v.shape == (2, 2, CFG.rmft.iterations) for v in metrics.values())
     finals = []
     for r, lr in enumerate(rates):
@@ -73,4 +73,4 @@ def test_sweep_over_learning_rates_equals_separate_runs():
     # The learning rate reaches the optimiser: the two rates train the same seed differently.
     assert np.abs(finals[0] - finals[2]).max() > 10 * PARAM_ATOL
     with pytest.raises(ValueError, match="^learning_rates: must be a 1-D sequence of positive numbers"):
-        sharding.sweep_seeds(CFG, SEEDS, learning_rates=[1e-3, -1.0])
+        sweeps.sweep_seeds(CFG, SEEDS, learning_rates=[1e-3, -1.0])

@@ -21,7 +21,7 @@ paradigm's rollouts (its own or a behaviour policy's) draw their reward tapes as
 RMFT's do: shared by the ``L`` rollouts of an instance when
 ``cfg.shared_env_noise`` (the recipe's common random numbers), independent otherwise.
 
-Seeds (:func:`train_seeds`) follow :func:`rmft_jax.sharding.sweep_seeds`: seed
+Seeds (:func:`train_seeds`) follow :func:`rmft_jax.sweeps.sweep_seeds`: seed
 ``s`` has the base model ``init_model(fold_in(key(s), 0))`` and the training key
 ``fold_in(key(s), 1)``, so paradigm and RMFT runs of one seed start from the same
 weights and see the same instances.
