@@ -439,7 +439,7 @@ def iteration_parts(env, cfg: rmft.RMFTConfig, learner: rmft.Learner):
     @jax.jit
     def rollout_part(params, key):
         k_task, k_roll, _ = jax.random.split(key, 3)
-        return rmft.roll_out(env, cfg, learner.policy, params, k_task, k_roll)
+        return rmft.roll_out(env, cfg, learner.policy, params, k_task, k_roll)[1]
 
     @jax.jit
     def select_part(traj, buffer, i):

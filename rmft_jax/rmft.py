@@ -230,13 +230,14 @@ def _same(tree):
 
 
 def roll_out(env: Environment, cfg: RMFTConfig, policy, params: PyTree, k_task: Array, k_roll: Array, shard=_same):
-    """Algorithm 1, step 1: ``M`` instances from the task prior, ``L`` rollouts of each: ``(M, L, T)``.
+    """Algorithm 1, step 1: ``M`` instances from the task prior, ``L`` rollouts of each.
 
-    The ``L`` rollouts share each instance's reward tape when ``cfg.shared_env_noise``.
+    Returns ``(tasks, traj)``: the instances and their ``(M, L, T)`` rollouts. The ``L``
+    rollouts share each instance's reward tape when ``cfg.shared_env_noise``.
     ``shard`` lays out the batch arrays (:func:`iteration`).
     """
     tasks = shard(sample_tasks(env, k_task, cfg.tasks))
-    return shard(rollout_tasks(env, policy, k_roll, tasks, cfg.rollouts, params, cfg.shared_env_noise))
+    return tasks, shard(rollout_tasks(env, policy, k_roll, tasks, cfg.rollouts, params, cfg.shared_env_noise))
 
 
 def keep_lowest(env: Environment, cfg: RMFTConfig, traj, shard=_same) -> tuple[Array, Array, Array]:
@@ -308,7 +309,7 @@ def iteration(
     """
     shard = _same if shard is None else shard
     k_task, k_roll, k_sft = jax.random.split(jax.random.fold_in(key, state.iteration), 3)
-    traj = roll_out(env, cfg, learner.policy, state.params, k_task, k_roll, shard)
+    _, traj = roll_out(env, cfg, learner.policy, state.params, k_task, k_roll, shard)
     final = traj.regret[..., -1]  # (M, L)
     idx, acts, fb = keep_lowest(env, cfg, traj, shard)
     buffer = shard(push(state.buffer, acts, fb, state.iteration))
@@ -359,7 +360,7 @@ def single_round(env: Environment, cfg: RMFTConfig, learner: Learner, key: Array
 
     def collect(_, k):
         k_task, k_roll = jax.random.split(k)
-        traj = roll_out(env, cfg, learner.policy, learner.base_params, k_task, k_roll)
+        _, traj = roll_out(env, cfg, learner.policy, learner.base_params, k_task, k_roll)
         _, acts, fb = keep_lowest(env, cfg, traj)
         return None, (acts, fb, jnp.mean(traj.regret[..., -1]))
 

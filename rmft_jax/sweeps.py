@@ -14,8 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from rmft_jax import rmft
-from rmft_jax.models.transformer import init_model
-from rmft_jax.training import build_learner
+from rmft_jax.training import build_learner, seed_array, seed_learner
 from rmft_jax.types import Array
 
 
@@ -43,9 +42,7 @@ def sweep_seeds(cfg, seeds: Sequence[int] | Array, learner: rmft.Learner | None 
       ``learning_rates``, leading axes ``(R, S)``.
     """
     learner = build_learner(cfg) if learner is None else learner
-    seeds = jnp.asarray(seeds, jnp.uint32)
-    if seeds.ndim != 1:
-        raise ValueError(f"seeds: must be a 1-D sequence of integers (got shape {seeds.shape})")
+    seeds = seed_array(seeds)
     sweep = _sweep(cfg.make_env(), cfg.rmft, cfg.model_config(), learner.policy, learner.loss, learning_rates is not None)
     if learning_rates is None:
         return sweep(seeds)
@@ -58,10 +55,8 @@ def sweep_seeds(cfg, seeds: Sequence[int] | Array, learner: rmft.Learner | None 
 @functools.lru_cache(maxsize=16)
 def _sweep(env, rmft_cfg, model_cfg, policy, loss, over_rates: bool):
     def one(seed, learning_rate=None):
-        root = jax.random.key(seed)
-        _, base = init_model(model_cfg, jax.random.fold_in(root, 0))
-        learner = rmft.Learner(policy=policy, loss=loss, base_params=base)
-        return rmft.train_scan(env, rmft_cfg, learner, jax.random.fold_in(root, 1), learning_rate=learning_rate)
+        learner, key = seed_learner(model_cfg, policy, loss, seed)
+        return rmft.train_scan(env, rmft_cfg, learner, key, learning_rate=learning_rate)
 
     if not over_rates:
         return jax.jit(jax.vmap(one))

@@ -21,15 +21,38 @@ import jax.numpy as jnp
 
 from rmft_jax import checkpoint, sharding
 from rmft_jax.config import TrainConfig
+from rmft_jax.models.transformer import init_model
 from rmft_jax.rmft import Learner, TrainState, init_state
 from rmft_jax.types import BANDIT, Array, Environment
 
 
+def seed_keys(seed) -> tuple[Array, Array]:
+    """A run's two keys from its seed: the base model's weights, ``fold_in(key(seed), 0)``, and the
+    training key every iteration folds its index into, ``fold_in(key(seed), 1)``. ``seed`` may be
+    traced, so seed sweeps (:mod:`rmft_jax.sweeps`, :mod:`rmft_jax.paradigms`) give each seed what
+    :func:`train` gives the config with that seed."""
+    root = jax.random.key(seed)
+    return jax.random.fold_in(root, 0), jax.random.fold_in(root, 1)
+
+
+def seed_learner(model_cfg, policy, loss, seed) -> tuple[Learner, Array]:
+    """The learner of one seed (``policy`` and ``loss`` with that seed's base weights) and its training key."""
+    k_init, k_train = seed_keys(seed)
+    _, base = init_model(model_cfg, k_init)
+    return Learner(policy=policy, loss=loss, base_params=base), k_train
+
+
+def seed_array(seeds) -> Array:
+    """``(S,)`` uint32 seeds of a sweep, or a one-line error."""
+    seeds = jnp.asarray(seeds, jnp.uint32)
+    if seeds.ndim != 1:
+        raise ValueError(f"seeds: must be a 1-D sequence of integers (got shape {seeds.shape})")
+    return seeds
+
+
 def base_params(cfg: TrainConfig):
     """``(graphdef, params)`` of the base (untrained) model for this config's seed."""
-    from rmft_jax.models.transformer import init_model
-
-    return init_model(cfg.model_config(), jax.random.fold_in(jax.random.key(cfg.seed), 0))
+    return init_model(cfg.model_config(), seed_keys(cfg.seed)[0])
 
 
 def model_policy(
@@ -252,7 +275,7 @@ def check_memory(cfg: TrainConfig) -> None:
 
 def iteration_key(cfg: TrainConfig) -> Array:
     """The key every iteration of a training run receives (the iteration folds in its own index)."""
-    return jax.random.fold_in(jax.random.key(cfg.seed), 1)
+    return seed_keys(cfg.seed)[1]
 
 
 def load_run(run_dir: str | Path) -> tuple[TrainConfig, TrainState, Learner]:

@@ -44,8 +44,7 @@ import numpy as np
 from rmft_jax import results
 from rmft_jax.config import TrainConfig
 from rmft_jax.experiments import common, fig2, plots
-from rmft_jax.rmft import select_lowest, selection_score
-from rmft_jax.rollout import rollout_tasks, sample_tasks
+from rmft_jax.rmft import keep_lowest, roll_out
 
 NAME = "exploration"
 # The Figure 2 recipe before this ablation (independent rewards, trained at T = 25).
@@ -112,10 +111,8 @@ def selection_tilt(cfg: TrainConfig, learner, params, key, rounds: int = TILT_RO
     distribution it is 0; ``kept > all`` is the selection tilt.
     """
     env, rc = cfg.make_env(), cfg.rmft
-    k_task, k_roll = jax.random.split(key)
-    tasks = sample_tasks(env, k_task, rc.tasks)
-    traj = rollout_tasks(env, learner.policy, k_roll, tasks, rc.rollouts, params, rc.shared_env_noise)
-    idx = select_lowest(selection_score(traj.regret, rc.selection, rc.selection_horizon), rc.keep)
+    tasks, traj = roll_out(env, rc, learner.policy, params, *jax.random.split(key))
+    idx, _, _ = keep_lowest(env, rc, traj)
     kept = jnp.zeros(traj.regret.shape[:2], bool).at[jnp.arange(rc.tasks)[:, None], idx].set(True)
     noise = (traj.rewards[..., :rounds] - jnp.max(tasks.means, axis=-1)[:, None, None]) / env.noise
     on_best = traj.actions[..., :rounds] == traj.best[..., :rounds]

@@ -21,10 +21,11 @@ paradigm's rollouts (its own or a behaviour policy's) draw their reward tapes as
 RMFT's do: shared by the ``L`` rollouts of an instance when
 ``cfg.shared_env_noise`` (the recipe's common random numbers), independent otherwise.
 
-Seeds (:func:`train_seeds`) follow :func:`rmft_jax.sweeps.sweep_seeds`: seed
-``s`` has the base model ``init_model(fold_in(key(s), 0))`` and the training key
-``fold_in(key(s), 1)``, so paradigm and RMFT runs of one seed start from the same
-weights and see the same instances.
+Seeds (:func:`train_seeds`) follow :func:`rmft_jax.sweeps.sweep_seeds`
+(:func:`rmft_jax.training.seed_learner`): seed ``s`` has the base model
+``init_model(fold_in(key(s), 0))`` and the training key ``fold_in(key(s), 1)``,
+so paradigm and RMFT runs of one seed start from the same weights and see the
+same instances.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ import optax
 from rmft_jax.models.policy import bandit_log_probs
 from rmft_jax.rmft import Learner, RMFTConfig, make_optimizer
 from rmft_jax.rollout import sample_tasks
+from rmft_jax.training import seed_array, seed_learner
 from rmft_jax.types import Array, Environment, PyTree
 
 
@@ -139,20 +141,14 @@ def train_seeds(
         recipe measured 1.8 times slower than the seeds in sequence (2-core CPU,
         3 seeds: batched weights turn every matrix product into a batched one).
     """
-    seeds = jnp.asarray(seeds, jnp.uint32)
-    if seeds.ndim != 1:
-        raise ValueError(f"seeds: must be a 1-D sequence of integers (got shape {seeds.shape})")
+    seeds = seed_array(seeds)
     vmap = jax.default_backend() != "cpu" if vmap is None else vmap
     return _sweep(model_cfg, train_one, learner.policy, learner.loss, vmap)(seeds)
 
 
 @functools.lru_cache(maxsize=32)
 def _sweep(model_cfg, train_one, policy, loss, vmap: bool):
-    from rmft_jax.models.transformer import init_model
-
     def one(seed):
-        root = jax.random.key(seed)
-        _, base = init_model(model_cfg, jax.random.fold_in(root, 0))
-        return train_one(Learner(policy=policy, loss=loss, base_params=base), jax.random.fold_in(root, 1))
+        return train_one(*seed_learner(model_cfg, policy, loss, seed))
 
     return jax.jit(jax.vmap(one) if vmap else lambda s: jax.lax.map(one, s))
