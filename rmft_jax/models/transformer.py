@@ -203,14 +203,18 @@ def start_token(token_dim: int) -> Array:
     return jnp.zeros((token_dim,)).at[-1].set(1.0)
 
 
+def _norm(x: Array) -> Array:
+    """``‖x‖`` along the last axis (kept), floored at ``1e-15`` so its gradient stays finite at ``x = 0``."""
+    return jnp.sqrt(jnp.maximum(jnp.sum(x * x, axis=-1, keepdims=True), 1e-30))
+
+
 def map_to_domain(y: Array, domain: str, radius: float = 1.0, ball_map: str = "project") -> Array:
     """``map_Π(y)`` along the last axis: onto the simplex ``softmax(y)``; onto the ball of
     radius ``R = radius`` the Euclidean projection ``y · min(1, R/‖y‖)`` (``ball_map =
     "project"``) or ``R tanh(‖y‖/R) y/‖y‖`` (``"tanh"``)."""
     if domain == "simplex":
         return jax.nn.softmax(y, axis=-1)
-    # max(., tiny) keeps the gradient of the norm finite at y = 0.
-    norm = jnp.sqrt(jnp.maximum(jnp.sum(y * y, axis=-1, keepdims=True), 1e-30))
+    norm = _norm(y)
     if ball_map == "tanh":
         return y * (radius * jnp.tanh(norm / radius) / norm)
     return y * (radius / jnp.maximum(norm, radius))
@@ -230,7 +234,7 @@ def output_preimage(point: Array, domain: str, radius: float = 1.0, ball_map: st
         return logp - jnp.mean(logp, axis=-1, keepdims=True)
     if ball_map != "tanh":
         raise ValueError(f"ball_map: must be 'tanh' for the output of a played point of the ball to be unique (got {ball_map!r})")
-    norm = jnp.sqrt(jnp.maximum(jnp.sum(point * point, axis=-1, keepdims=True), 1e-30))
+    norm = _norm(point)
     ratio = jnp.minimum(norm / radius, 1.0 - 1e-7)
     return point * (radius * jnp.arctanh(ratio) / norm)
 
