@@ -10,7 +10,7 @@ import pytest
 from conftest import figure
 
 from rmft_jax.config import TrainConfig
-from rmft_jax.experiments import exploration
+from rmft_jax.experiments import exploration, extrapolation
 from rmft_jax.rmft import RMFTConfig, selection_score
 from rmft_jax.training import build_learner
 
@@ -103,3 +103,23 @@ def test_output_target_needs_a_one_to_one_map(env, model):
             continue
         cfg = TrainConfig.from_dict({"env": env_ok, "model": model_ok, "rmft": {"online_target": "outputs"}})
         assert cfg.to_dict()["rmft"]["online_target"] == "outputs"
+
+
+def test_extrapolation_students_keep_the_teacher_rounds_per_iteration():
+    for T in extrapolation.TRAIN_HORIZONS:
+        for change in extrapolation.HEADS.values():
+            cfg = extrapolation.student_config(T, change, quick=False)
+            assert cfg.rmft.tasks * cfg.make_env().horizon == extrapolation.ROUNDS_PER_ITERATION
+            assert cfg.model_config().heads == change.get("heads", 2)
+            assert cfg.model_config().bandit_token == "per_arm"  # the Figure 2 model's token
+
+
+def test_extrapolation_quick(out, monkeypatch):
+    monkeypatch.setattr(extrapolation, "QUICK", {"train_horizons": (6,), "iterations": 2, "horizons": ((12, 40),)})
+    extrapolation.run(out, quick=True, progress=False)
+    data = json.loads((out / "extrapolation.json").read_text())
+    (name, student), = data["students"].items()
+    assert student["train_horizon"] == 6 and "AD of Thompson" in name
+    ts = data["references"]["12"]["thompson"]["final_regret_mean"]
+    assert student["eval"]["12"]["ratio_to_thompson"] == pytest.approx(student["eval"]["12"]["final_regret_mean"] / ts)
+    assert "versions" in data and (out / "extrapolation.md").read_text().count("\n|") == 2 + 1 + 1 + 2

@@ -22,6 +22,7 @@ FIGURES = {
     "bayes-reference": "rmft_jax.experiments.bayes_reference",
     "published-baselines": "rmft_jax.experiments.published_baselines",
     "paradigms": "rmft_jax.experiments.paradigms",
+    "extrapolation": "rmft_jax.experiments.extrapolation",
 }
 
 
