@@ -144,6 +144,7 @@ def test_bad_tilt_inputs_raise():
     ({"starts": ("random", "random")}, "starts: must be a non-empty list of distinct values"),
     ({"starts": ("eta",)}, "starts: must be one of random, eta_star"),
     ({"starts": "random"}, "starts: must be a non-empty list"),
+    ({"starts": [["random"]]}, "starts: must be one of random, eta_star"),
     ({"mean_scale": 0.0}, "mean_scale: must be > 0 with labels='pseudo'"),
     ({"horizon": 1}, "horizon: must be an integer >= 2"),
 ])

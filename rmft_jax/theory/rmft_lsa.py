@@ -218,10 +218,13 @@ def make_learner(policy: LSAPolicy, base_params: PyTree) -> Learner:
 
 def _starts(field: str, value: Any) -> tuple[str, ...]:
     """A non-empty tuple of distinct :data:`STARTS`."""
-    if isinstance(value, str) or not isinstance(value, (tuple, list)) or not value or len(set(value)) != len(value):
-        _checks.fail(field, "a non-empty list of distinct values from " + ", ".join(STARTS), value)
+    allowed = "a non-empty list of distinct values from " + ", ".join(STARTS)
+    if isinstance(value, str) or not isinstance(value, (tuple, list)) or not value:
+        _checks.fail(field, allowed, value)
     for v in value:
         _checks.choice(field, v, STARTS)
+    if len(set(value)) != len(value):
+        _checks.fail(field, allowed, value)
     return tuple(value)
 
 
