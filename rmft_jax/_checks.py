@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 # Every number ends up in a float32 array: a value beyond this is inf on the device
@@ -96,6 +96,46 @@ def seed(field: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= int(value) < SEED_LIMIT:
         fail(field, "an integer in [0, 2**63)", value)
     return int(value)
+
+
+def boolean(field: str, value: Any) -> bool:
+    """``value`` if it is ``True`` or ``False`` (``0``/``1`` and other truthy values are refused)."""
+    if not isinstance(value, bool):
+        fail(field, "true or false", value)
+    return value
+
+
+# ----- declared checks for frozen config dataclasses ---------------------------------
+
+Check = Callable[[str, Any], Any]
+
+
+def at_least(minimum: int) -> Check:
+    """The check of an integer field ``>= minimum`` (:func:`integer`)."""
+    return lambda field, value: integer(field, value, minimum)
+
+
+def number(**bounds: Any) -> Check:
+    """The check of a real field inside ``bounds`` (the keywords of :func:`real`)."""
+    return lambda field, value: real(field, value, **bounds)
+
+
+def one_of(options: Iterable[str]) -> Check:
+    """The check of a field that takes one of ``options`` (:func:`choice`)."""
+    options = tuple(options)
+    return lambda field, value: choice(field, value, options)
+
+
+def validate(obj: Any, **checks: Check) -> None:
+    """Check and normalise fields of a frozen dataclass, from its ``__post_init__``.
+
+    ``checks`` maps a field name to ``check(field, value) -> value`` (:func:`at_least`,
+    :func:`number`, :func:`one_of`, :func:`boolean`, :func:`seed`, ...); each field is
+    replaced by what its check returns (``1`` becomes ``1.0`` for a real field), in the
+    order given. The first failing check raises its one-line ``ValueError``.
+    """
+    for name, check in checks.items():
+        object.__setattr__(obj, name, check(name, getattr(obj, name)))
 
 
 # ----- sizes: refuse what cannot fit before anything is allocated ----------------------

@@ -19,10 +19,15 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from rmft_jax import theory as th
+from rmft_jax.theory.induced import oscillating_sequence
+from rmft_jax.theory.loss import family_loss_mc
+from rmft_jax.theory.model import structured_params
+from rmft_jax.theory.report import OUTPUTS, QUICK
+from rmft_jax.theory.setting import sample_batch
 from rmft_jax.cli import main
 from rmft_jax.regret import static_regret
 
-QUICK_ETA = th.QUICK["eta_kw"]
+QUICK_ETA = QUICK["eta_kw"]
 
 
 # ----------------------------------------------------------------------------- η*
@@ -40,7 +45,7 @@ def test_eta_star_against_independent_monte_carlo(domain):
     es = th.eta_star(s, **QUICK_ETA)
     n = 20_000
     etas = jnp.asarray([0.7 * es.value, es.value, 1.4 * es.value])
-    per = np.asarray(th.family_loss_mc(etas, jax.random.key(11), s, n), np.float64)
+    per = np.asarray(family_loss_mc(etas, jax.random.key(11), s, n), np.float64)
     se = per[1].std(ddof=1) / math.sqrt(n)
     assert abs(per[1].mean() - es.loss) <= 4 * se + 1e-6, (per[1].mean(), es.loss, se)
     for j in (0, 2):
@@ -95,7 +100,7 @@ def test_loss_is_invariant_under_the_group(domain):
     s = th.TheorySetting(domain=domain, horizon=12)
     k1, k2, k3 = jax.random.split(jax.random.key(3), 3)
     params = th.init_lsa(k1, 3, scale=0.6)
-    mu, R = th.sample_batch(k2, s, 64)
+    mu, R = sample_batch(k2, s, 64)
     if domain == "ball":
         O = _random_orthogonal(k3, 3) @ jnp.diag(jnp.array([1.0, 1.0, -1.0]))
     else:
@@ -116,7 +121,7 @@ def test_loss_is_invariant_under_the_group(domain):
 
 def test_effective_quantities_of_the_structured_point():
     """The parameters realising A = ηI, w = 0, v = 0 read back exactly; the LSA equals the induced algorithm."""
-    p = th.structured_params(0.25, 3)
+    p = structured_params(0.25, 3)
     R = jax.random.normal(jax.random.key(0), (10, 3))
     for domain in ("ball", "simplex"):
         e = th.effective(p, domain)
@@ -132,7 +137,7 @@ def _symmetric_class_fit(setting, n, key):
 
     Returns the argmin, its sandwich standard errors and the Hessian's eigenvalues there.
     """
-    mu, R = th.sample_batch(key, setting, n)
+    mu, R = sample_batch(key, setting, n)
     y = jax.vmap(lambda m, r: th.make_labels(m, r, setting))(mu, R)
     S = jnp.cumsum(R, axis=1) - R
     q = R * jnp.sum(R, axis=-1, keepdims=True)
@@ -188,7 +193,7 @@ def test_regret_never_exceeds_the_bound(domain, R, eta, radius):
 
 def test_the_bound_is_nearly_tight_on_the_oscillating_sequence():
     """The FTL trap: regret grows linearly with a fixed η, and the bound follows it."""
-    R = jnp.asarray(th.oscillating_sequence(400, 3), jnp.float32)
+    R = jnp.asarray(oscillating_sequence(400, 3), jnp.float32)
     reg = np.asarray(static_regret(R, th.induced_policies(R, 0.2, "ball"), "ball"))
     assert reg[-1] > 0.09 * 400  # ≈ (η/2)·T: linear
     assert reg[-1] <= float(th.regret_bound(R, 0.2, "ball")[-1])
@@ -248,7 +253,7 @@ def test_quick_cli_writes_the_contract(quick_report, capsys):
                 assert key in h, (T, key)
             assert h["regret"] <= h["bound"]
     assert "versions" in rep and "jax" in rep["versions"]
-    for name in th.OUTPUTS:
+    for name in OUTPUTS:
         assert (out / name).is_file(), name
     # refuses to overwrite without --overwrite, before doing any work
     assert main(["theory", "--quick", "--out", str(out)]) == 2
@@ -266,7 +271,7 @@ def test_quick_dynamics_converge_to_the_structure(quick_report):
     global-minimizer claim.
     """
     _, rep = quick_report
-    tol = th.QUICK["tolerance"]
+    tol = QUICK["tolerance"]
     ball, simplex = rep["env1_ball"], rep["env2_simplex"]
     assert ball["num_converged"] == ball["num_inits"]
     assert simplex["num_converged"] >= 1
