@@ -10,8 +10,10 @@ other processes hits both alike; compile time is measured apart, with
   noise, the scan, exact regret) against :mod:`rmft_jax.bench_numpy.bandits` (same
   algorithms, float32) on a Gaussian bandit, ``K = 5``, ``T = 1000``, at 4096 and 64 runs.
   The headline is the **smaller** of the two policies' ratios; both are in ``rows``, with
-  the bound that drawing the run's random numbers alone puts on the ratio, and (4096
-  runs) the ratio under ``jax.threefry_partitionable(False)``.
+  the bound that drawing the run's random numbers alone puts on the ratio. The active
+  generator (``rmft bench --rng``) draws them.
+* :mod:`~rmft_jax.bench.generators` — the generator table: the project's bulk draws and the
+  baseline rollouts under each typed-key implementation (:mod:`rmft_jax.generator`).
 * :mod:`~rmft_jax.bench.transformer` — ``decode_vs_recompute`` / ``transformer_vs_numpy``:
   Transformer rollouts (``K = 5``, ``T = 100``, 2 layers, width 64, 2 heads) with KV-cache
   decoding (the cache grown in segments, the batch run in tiles on CPU: what
@@ -40,6 +42,7 @@ turns a saved result into the Markdown table and the cost-curve figure.
 
 from rmft_jax.bench.baselines import baseline_policy, bench_baseline, bench_baselines
 from rmft_jax.bench.curves import cost_curves
+from rmft_jax.bench.generators import bench_generators, vmap_equals_loop
 from rmft_jax.bench.fits import linear_quadratic_fit, loglog_exponent
 from rmft_jax.bench.iteration import bench_iteration, bench_long_run, iteration_parts
 from rmft_jax.bench.report import markdown, plot_cost_curves
@@ -72,5 +75,5 @@ __all__ = [
     "loglog_exponent", "linear_quadratic_fit", "attended_slots", "bench_baseline", "baseline_policy", "bench_scale",
     "iteration_parts", "compile_timed", "machine", "rss_mb", "peak_rss_mb", "device_memory", "transformer_setup",
     "bench_policy_run", "bench_numpy_transformer", "matmul_rate", "ARMS", "SIGMA", "PRIOR_MEAN", "PRIOR_STD",
-    "COMPILE_EVENT",
+    "COMPILE_EVENT", "bench_generators", "vmap_equals_loop",
 ]

@@ -26,23 +26,15 @@ def baseline_policy(name: str, arms: int = ARMS):
     return GaussianThompson(arms=arms, noise_std=SIGMA, prior_mean=PRIOR_MEAN, prior_std=PRIOR_STD)
 
 
-def _numpy_kwargs(name: str) -> dict:
+def numpy_kwargs(name: str) -> dict:
     if name == "ucb":
         return {"c": 2.0 * SIGMA**2, "reward_noise": SIGMA}
     return {"noise_std": SIGMA, "prior_mean": PRIOR_MEAN, "prior_std": PRIOR_STD, "reward_noise": SIGMA}
 
 
-def bench_baseline(name: str, num_runs: int, horizon: int, repeats: int, seed: int = 0,
-                   partitionable: bool = True) -> dict:
-    """One baseline at one size: JAX :func:`rollout.run` against the NumPy reference.
-
-    ``partitionable=False`` runs JAX under ``jax.threefry_partitionable(False)``: the same
-    threefry generator with the older counter layout, which draws bulk random numbers
-    faster on CPU but gives different numbers for a seed (an option for users, not our default).
-    """
-    if not partitionable:
-        with jax.threefry_partitionable(False):
-            return {**bench_baseline(name, num_runs, horizon, repeats, seed), "threefry_partitionable": False}
+def bench_baseline(name: str, num_runs: int, horizon: int, repeats: int, seed: int = 0) -> dict:
+    """One baseline at one size: JAX :func:`rollout.run` against the NumPy reference, under the
+    active generator (:mod:`rmft_jax.generator`; every generator: :mod:`rmft_jax.bench.generators`)."""
     env = BanditEnv(arms=ARMS, horizon=horizon, reward="gaussian", noise=SIGMA)
     policy = baseline_policy(name)
     keys = list(jax.random.split(jax.random.key(seed + 1), repeats + 1))
@@ -55,9 +47,9 @@ def bench_baseline(name: str, num_runs: int, horizon: int, repeats: int, seed: i
     for key in keys:  # interleaved: the same background load hits both
         jax_s = min(jax_s, time_best(lambda k=key: rollout.run(env, policy, k, num_runs), 1))
         t0 = time.perf_counter()
-        np_bandits.simulate(name, num_runs, horizon, ARMS, rng, **_numpy_kwargs(name))
+        np_bandits.simulate(name, num_runs, horizon, ARMS, rng, **numpy_kwargs(name))
         np_s = min(np_s, time.perf_counter() - t0)
-    draw = _randomness_of_run(env, policy, num_runs)
+    draw = randomness_of_run(env, policy, num_runs)
     jax.block_until_ready(draw(keys[0]))
     noise_s = time_best(lambda: draw(keys[0]), len(keys))
     steps = num_runs * horizon
@@ -69,10 +61,10 @@ def bench_baseline(name: str, num_runs: int, horizon: int, repeats: int, seed: i
     }
 
 
-def _randomness_of_run(env, policy, num_runs: int):
+def randomness_of_run(env, policy, num_runs: int):
     """A jitted function drawing exactly the random numbers of ``rollout.run(env, policy, key, num_runs)``
     (tasks, environment noise, the policy's bulk noise) and nothing else: the time a run
-    cannot go below with JAX's default generator, so ``numpy_run_s / its time`` bounds the ratio."""
+    cannot go below with the key's generator, so ``numpy_run_s / its time`` bounds the ratio."""
 
     @jax.jit
     def draw(key):
@@ -97,7 +89,4 @@ def bench_baselines(sizes: Sizes) -> dict:
         "baseline_vs_numpy_small_by_policy": {p: ratio(sizes.base_runs_small, p) for p in ("ucb", "thompson")},
         "ratio_bound_by_policy": {p: next(r["ratio_bound"] for r in rows if r["num_runs"] == sizes.base_runs
                                           and r["policy"] == p) for p in ("ucb", "thompson")},
-        # Not in the headline: what jax.threefry_partitionable(False) gives a user who wants the speed.
-        "nonpartitionable_rows": [bench_baseline(name, sizes.base_runs, sizes.base_horizon, sizes.base_repeats,
-                                                 partitionable=False) for name in ("ucb", "thompson")],
     }

@@ -19,11 +19,6 @@ def markdown(r: dict) -> str:
          f"T = {r['sizes']['base_horizon']}"
          + (f"; bound from drawing the random numbers alone: {pol(b['ratio_bound_by_policy'])}"
             if "ratio_bound_by_policy" in b else "")),
-        *([("baseline_vs_numpy, threefry_partitionable(False)",
-            f"{min(x['ratio'] for x in b['nonpartitionable_rows']):.1f}x",
-            "option, not the default (other random numbers for a seed): "
-            + ", ".join(f"{x['policy']} {x['ratio']:.1f}x (bound {x['ratio_bound']:.1f}x)"
-                        for x in b["nonpartitionable_rows"]))] if b.get("nonpartitionable_rows") else []),
         ("baseline_vs_numpy_small", f"{r['baseline_vs_numpy_small']:.1f}x",
          f"min over policies ({pol(b['baseline_vs_numpy_small_by_policy'])}); {r['sizes']['base_runs_small']} runs"),
         ("decode_vs_recompute", f"{r['decode_vs_recompute']:.1f}x",
@@ -56,11 +51,14 @@ def markdown(r: dict) -> str:
     ]
     lines = [
         f"`{r['command']}` on {m['cpu']} ({m['cpu_count']} cores, {m['backend']}; load average "
-        f"{m['load_avg_1min']:.1f} at the end), total {r['total_s']:.0f} s",
+        f"{m['load_avg_1min']:.1f} at the end), total {r['total_s']:.0f} s"
+        + (f"; generator {r['versions']['rng']}" if r.get("versions", {}).get("rng") else ""),
         "",
         "| quantity | value | notes |",
         "| --- | ---: | --- |",
     ] + [f"| {a} | {v} | {n} |" for a, v, n in rows]
+    if r.get("generators"):
+        lines += ["", *generator_table(r["generators"])]
     if r.get("cost_curves"):
         lines += ["", "| cost of | against | points | seconds | log-log exponent | quadratic share at the largest T |",
                   "| --- | --- | --- | --- | ---: | ---: |"]
@@ -72,6 +70,37 @@ def markdown(r: dict) -> str:
                 f"{'' if lq is None else format(lq['quadratic_share'], '.2f')} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def generator_table(g: dict) -> list[str]:
+    """The generator table's Markdown lines (from :func:`rmft_jax.bench.generators.bench_generators`)."""
+    s = g["sizes"]
+    lines = [
+        f"Generators (the bulk draws in ns per number: normals ({s['runs']}, {s['horizon']}, {s['arms']}), "
+        f"uniforms ({s['runs']}, {s['horizon']}), Gumbel ({s['tf_runs']}, {s['tf_horizon']}, {s['arms']}), one key "
+        f"per run; baseline_vs_numpy: min over UCB and Thompson at {s['runs']} / {s['runs_small']} runs, T = "
+        f"{s['horizon']}, against one NumPy time per repeat; fastest correct: **{g['fastest']}**)",
+        "",
+        "| generator | vmap = loop | normal | uniform | Gumbel | compile (s) | baseline_vs_numpy | _small | bound | "
+        "vs threefry2x32 |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, row in g["generators"].items():
+        if "draws" not in row:
+            lines.append(f"| {name} (not offered: {row.get('why_not', '')}) | "
+                         f"{'yes' if row['vmap_equals_loop'] else 'no (not timed)'} | | | | | | | | |")
+            continue
+        d = row["draws"]
+        compile_s = sum(x["compile_s"] for x in d.values()) + sum(
+            sum(r["compile_s"].values()) for r in g["rows"] if r["generator"] == name)
+        vs = (g.get("vs_default") or {}).get(name)
+        lines.append(
+            f"| {name}{'' if row['offered'] else ' (not offered: ' + row.get('why_not', '') + ')'} | yes | {d['normal']['ns_per_number']:.2f} | "
+            f"{d['uniform']['ns_per_number']:.2f} | {d['categorical_gumbel']['ns_per_number']:.2f} | {compile_s:.1f} | "
+            f"{row['baseline_vs_numpy']:.1f}x | {row['baseline_vs_numpy_small']:.1f}x | {row['ratio_bound']:.1f}x | "
+            f"{'' if vs is None else format(vs, '.2f') + 'x'} |"
+        )
+    return lines
 
 
 def plot_cost_curves(results: dict, paths) -> None:

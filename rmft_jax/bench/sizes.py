@@ -32,6 +32,8 @@ class Sizes:
     eval_runs: int = 1000
     curves: bool = True
     scale_runs: int = 65536  # 2^16 rollouts: measured on accelerators (and in quick mode, small, to test the path)
+    generators: bool = True  # measure the generator table (rmft_jax.bench.generators)
+    gen_repeats: int = 5  # the generator table: repeats of each bulk draw and baseline run, per generator
 
 
 FULL = Sizes()
@@ -41,5 +43,5 @@ FULL = Sizes()
 QUICK = Sizes(
     base_horizon=100, base_runs=64, base_repeats=2, iteration_parts=False, tf_horizon=25, tf_runs=64, tf_recompute_runs=16,
     tf_numpy_runs=64, tf_repeats=2, matmul_n=256, quick_train=True, iter_repeats=2, long_iterations=20,
-    eval_runs=64, curves=False, scale_runs=64,
+    eval_runs=64, curves=False, scale_runs=64, generators=False, gen_repeats=2,
 )

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from rmft_jax.bench.baselines import bench_baselines
 from rmft_jax.bench.curves import cost_curves
+from rmft_jax.bench.generators import bench_generators
 from rmft_jax.bench.iteration import bench_iteration, bench_long_run
 from rmft_jax.bench.scale import bench_scale
 from rmft_jax.bench.sizes import FULL, QUICK
@@ -15,12 +16,18 @@ from rmft_jax.bench.timing import device_memory, machine, peak_rss_mb
 from rmft_jax.bench.transformer import bench_transformer
 
 
-def run_all(quick: bool = False, curves: bool | None = None, log: Callable[[str], None] = lambda s: None) -> dict:
-    """Every measurement of one ``rmft bench`` run, as a JSON-ready dict."""
+def run_all(quick: bool = False, curves: bool | None = None, log: Callable[[str], None] = lambda s: None,
+            generators: bool | None = None) -> dict:
+    """Every measurement of one ``rmft bench`` run, as a JSON-ready dict (``curves`` and ``generators``:
+    ``None`` measures them in full mode only)."""
     sizes = QUICK if quick else FULL
     t0 = time.perf_counter()
     log("baselines vs NumPy")
     base = bench_baselines(sizes)
+    generators = sizes.generators if generators is None else generators
+    if generators:
+        log("generators")
+    gens = bench_generators(sizes) if generators else None
     log("Transformer rollouts")
     tf = bench_transformer(sizes)
     log(f"throughput at {sizes.scale_runs} rollouts")
@@ -51,6 +58,7 @@ def run_all(quick: bool = False, curves: bool | None = None, log: Callable[[str]
         "fraction_of_matmul_peak": tf["fraction_of_matmul_peak"],
         "recompiles": it["recompiles"] + long["compiles_during_run"],
         "baselines": base,
+        "generators": gens,
         "transformer": tf,
         "scale": scale,
         "iteration": it,
