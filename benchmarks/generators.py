@@ -1,4 +1,4 @@
-"""The generator table (bulk draws and baseline rollouts under each typed-key implementation): a thin wrapper of :mod:`rmft_jax.bench`.
+"""The generator table (bulk draws and baseline rollouts per typed-key implementation), a thin wrapper of :mod:`rmft_jax.bench`.
 
     python benchmarks/generators.py [--quick] [--out FILE.json]
 

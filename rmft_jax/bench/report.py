@@ -94,8 +94,9 @@ def generator_table(g: dict) -> list[str]:
         compile_s = sum(x["compile_s"] for x in d.values()) + sum(
             sum(r["compile_s"].values()) for r in g["rows"] if r["generator"] == name)
         vs = (g.get("vs_default") or {}).get(name)
+        label = name if row["offered"] else f"{name} (not offered: {row.get('why_not', '')})"
         lines.append(
-            f"| {name}{'' if row['offered'] else ' (not offered: ' + row.get('why_not', '') + ')'} | yes | {d['normal']['ns_per_number']:.2f} | "
+            f"| {label} | yes | {d['normal']['ns_per_number']:.2f} | "
             f"{d['uniform']['ns_per_number']:.2f} | {d['categorical_gumbel']['ns_per_number']:.2f} | {compile_s:.1f} | "
             f"{row['baseline_vs_numpy']:.1f}x | {row['baseline_vs_numpy_small']:.1f}x | {row['ratio_bound']:.1f}x | "
             f"{'' if vs is None else format(vs, '.2f') + 'x'} |"
