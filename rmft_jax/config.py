@@ -6,13 +6,17 @@ A config file is JSON with four sections and a seed::
      "model": {"layers": 2, "heads": 2, "width": 64},
      "rmft":  {"tasks": 128, "rollouts": 32, "keep": 2, "iterations": 100},
      "eval":  {"horizon": 100, "runs": 1000},
-     "seed":  0}
+     "seed":  0,
+     "rng":   "threefry2x32"}
 
 Missing keys take the defaults of :class:`rmft_jax.envs` /
 :class:`rmft_jax.models.transformer.TransformerConfig` / :class:`rmft_jax.rmft.RMFTConfig`;
 unknown keys and values of the wrong type are one-line ``ValueError``s that name
 the key (``config.rmft.keep: ...``). The model's ``task`` and ``actions`` are
-derived from the environment.
+derived from the environment. ``rng`` names the generator the run draws with
+(:mod:`rmft_jax.generator`); left out, it is the active one (``threefry2x32`` unless
+``--rng`` / :func:`rmft_jax.generator.use` chose another), and it is written out only
+when it is not ``threefry2x32``, so configs saved before it existed keep their hash.
 """
 
 from __future__ import annotations
@@ -22,12 +26,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rmft_jax import _checks
+from rmft_jax import _checks, generator
 from rmft_jax.envs import ENV_NAMES, make_env
 from rmft_jax.rmft import RMFTConfig
 from rmft_jax.types import BANDIT, Environment
 
-SECTIONS = ("env", "model", "rmft", "eval", "seed")
+SECTIONS = ("env", "model", "rmft", "eval", "seed", "rng")
 LATER_DEFAULTS = {"shared_env_noise": False, "selection": "final", "selection_horizon": 0, "online_target": "policy"}
 
 
@@ -52,6 +56,7 @@ class TrainConfig:
     rmft: RMFTConfig
     eval: EvalConfig
     seed: int
+    rng: str = generator.DEFAULT  # the generator's name (rmft_jax.generator.GENERATORS)
 
     # --- derived objects -------------------------------------------------------------
     def make_env(self, horizon: int | None = None) -> Environment:
@@ -85,13 +90,16 @@ class TrainConfig:
         for key, default in LATER_DEFAULTS.items():
             if rmft.get(key) == default:
                 rmft.pop(key)
-        return {
+        d = {
             "env": dict(self.env),
             "model": dict(self.model),
             "rmft": rmft,
             "eval": dataclasses.asdict(self.eval),
             "seed": self.seed,
         }
+        if self.rng != generator.DEFAULT:  # like LATER_DEFAULTS: runs saved before the setting keep their hash
+            d["rng"] = self.rng
+        return d
 
     @classmethod
     def from_dict(cls, d: Any) -> "TrainConfig":
@@ -124,7 +132,9 @@ class TrainConfig:
         rmft = _build(RMFTConfig, _section(d, "rmft"), "rmft")
         ev = _build(EvalConfig, _section(d, "eval"), "eval")
         seed = _checks.seed("config.seed", d.get("seed", 0))
-        cfg = cls(env=tuple(sorted(env.items())), model=tuple(sorted(model.items())), rmft=rmft, eval=ev, seed=seed)
+        rng = generator.check(d["rng"] if "rng" in d else generator.current(), "config.rng")
+        cfg = cls(env=tuple(sorted(env.items())), model=tuple(sorted(model.items())), rmft=rmft, eval=ev, seed=seed,
+                  rng=rng)
         try:
             mcfg = cfg.model_config()
         except ValueError as e:
@@ -157,10 +167,10 @@ class TrainConfig:
         d = self.to_dict()
         for dotted, value in overrides.items():
             section, _, key = dotted.partition(".")
-            if section == "seed" and not key:
-                d["seed"] = value
+            if section in ("seed", "rng") and not key:
+                d[section] = value
                 continue
-            if section not in SECTIONS or section == "seed" or not key:
+            if section not in SECTIONS or section in ("seed", "rng") or not key:
                 _checks.fail("set", "of the form section.key=value with section in env, model, rmft, eval", dotted)
             d[section][key] = value
         return TrainConfig.from_dict(d)

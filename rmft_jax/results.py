@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from rmft_jax import generator
+
 PACKAGES = ("rmft-jax", "jax", "jaxlib", "flax", "optax", "chex", "numpy", "scipy", "matplotlib", "tqdm")
 
 
@@ -29,6 +31,7 @@ def versions() -> dict[str, str]:
 
         out["jax_backend"] = jax.default_backend()
         out["devices"] = ", ".join(sorted({d.device_kind for d in jax.devices()}))
+        out["rng"] = generator.current()  # the generator that drew the results (rmft_jax.generator)
     except Exception:  # noqa: BLE001 - versions must never fail a save
         pass
     return out

@@ -19,7 +19,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 
-from rmft_jax import checkpoint, sharding
+from rmft_jax import checkpoint, generator, sharding
 from rmft_jax.config import TrainConfig
 from rmft_jax.models.transformer import init_model
 from rmft_jax.rmft import Learner, TrainState, init_state
@@ -143,6 +143,8 @@ def train(
         (:func:`check_memory`) and the directory are checked before anything is
         built or written; temporary files of interrupted writes are removed.
       resume: continue the run in ``run_dir``; its config must equal ``cfg``.
+        The run's generator (``cfg.rng``, and the saved run's) must be the active one
+        (:func:`rmft_jax.generator.use`): the same seed draws other numbers under another.
       checkpoint_every: iterations between checkpoints (and one at the end).
       stop_after: stop after this many iterations *in this call* (to test resumption).
       devices: where the iterations run, data-parallel (:mod:`rmft_jax.sharding`):
@@ -156,6 +158,9 @@ def train(
     if run_dir is not None:
         run_dir = Path(run_dir)
         _check_run_dir(run_dir, resume)
+        if resume:
+            generator.check_matches(saved_generator(checkpoint.load_config_dict(run_dir)), f"the run in {run_dir}")
+    generator.check_matches(cfg.rng, "the config")
     learner = build_learner(cfg) if learner is None else learner
     state = init_state(env, cfg.rmft, learner)
     rows: list[dict] = []
@@ -278,9 +283,16 @@ def iteration_key(cfg: TrainConfig) -> Array:
     return seed_keys(cfg.seed)[1]
 
 
+def saved_generator(config_dict: dict) -> str:
+    """The generator a saved run's config names (runs saved before the setting: ``threefry2x32``)."""
+    return config_dict.get("rng", generator.DEFAULT)
+
+
 def load_run(run_dir: str | Path) -> tuple[TrainConfig, TrainState, Learner]:
-    """The config, final state and learner of a saved run."""
-    cfg = TrainConfig.from_dict(checkpoint.load_config_dict(run_dir))
+    """The config, final state and learner of a saved run (refused under another generator than its own)."""
+    saved = checkpoint.load_config_dict(run_dir)
+    generator.check_matches(saved_generator(saved), f"the run in {run_dir}")
+    cfg = TrainConfig.from_dict({**saved, "rng": saved_generator(saved)})
     learner = build_learner(cfg)
     state = checkpoint.load_state(run_dir, init_state(cfg.make_env(), cfg.rmft, learner))
     return cfg, state, learner

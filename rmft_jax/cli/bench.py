@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from rmft_jax import generator
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("bench", help="measure speed: JAX vs NumPy, decode vs recompute, compile, memory, recompiles")
@@ -14,8 +16,13 @@ def add_parser(sub) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--curves", choices=("auto", "yes", "no"), default="auto",
                    help="measure the cost curves (auto: in full mode only)")
+    p.add_argument("--generators", choices=("auto", "yes", "no"), default="auto",
+                   help="measure the generator table (auto: in full mode only; about a minute more in quick mode)")
     p.add_argument("--figure", default=None, metavar="STEM",
                    help="draw the cost curves to STEM.png/.pdf (needs curves; e.g. figures/cost_curves)")
+    p.add_argument("--rng", choices=tuple(generator.GENERATORS), default=None,
+                   help="the random generator of the headline rows (rmft_jax.generator; default threefry2x32; "
+                        "the generator table measures every one)")
     p.set_defaults(func=run)
 
 
@@ -35,8 +42,11 @@ def run(args: argparse.Namespace) -> int:
         stem = Path(args.figure)
         for p in (stem.with_suffix(".png"), stem.with_suffix(".pdf")):
             results.check_writable(p, args.overwrite, field="figure")
+    if args.rng is not None:
+        generator.use(args.rng)
     log = lambda s: print(f"rmft bench: {s} ...", file=sys.stderr, flush=True)  # noqa: E731
-    res = bench.run_all(quick=args.quick, curves=curves, log=log)
+    generators = {"auto": None, "yes": True, "no": False}[args.generators]
+    res = bench.run_all(quick=args.quick, curves=curves, log=log, generators=generators)
     results.save_json(out, res, overwrite=args.overwrite)
     table = bench.markdown(res)
     results.atomic_write_bytes(md, table.encode())

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from rmft_jax import _checks
+from rmft_jax import _checks, generator
 from rmft_jax.envs.bandit import PRIORS, REWARDS, BanditEnv
 from rmft_jax.envs.nonstationary import DRIFTS, DriftingBanditEnv
 from rmft_jax.envs.online import SEQUENCES, OnlineEnv, check_sequence
@@ -69,6 +69,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", default=None, metavar="DIR", help="evaluate a trained model from this run directory")
     p.add_argument("--base", action="store_true", help="with --checkpoint: evaluate the untrained base model of that run")
     p.add_argument("--seed", type=int, default=0, help="random seed in [0, 2**63) (default 0)")
+    p.add_argument("--rng", choices=tuple(generator.GENERATORS), default=None,
+                   help="the random generator (rmft_jax.generator; default threefry2x32; a --checkpoint run needs its own)")
     p.add_argument("--chunk", type=int, default=None, help="runs per jitted batch (default: all at once)")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95%% CI (default 1000)")
     p.add_argument("--out", default=None, metavar="FILE.json", help="write the result here")
@@ -171,6 +173,8 @@ def check_output(field: str, path: str, overwrite: bool) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # Validation first: nothing is computed or written until every input is checked.
+    if args.rng is not None:
+        generator.use(args.rng)
     runs = _checks.integer("runs", args.runs, 1)
     seed = _checks.seed("seed", args.seed)
     chunk = None if args.chunk is None else _checks.integer("chunk", args.chunk, 1)

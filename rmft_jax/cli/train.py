@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from rmft_jax import generator
+
 OVERRIDES = {  # flag -> config key
     "iterations": "rmft.iterations",
     "tasks": "rmft.tasks",
@@ -14,6 +16,7 @@ OVERRIDES = {  # flag -> config key
     "lr": "rmft.learning_rate",
     "horizon": "env.horizon",
     "seed": "seed",
+    "rng": "rng",
 }
 
 
@@ -30,6 +33,8 @@ def add_parser(sub) -> None:
     p.add_argument("--lr", type=float, help="SFT learning rate")
     p.add_argument("--horizon", type=int, help="training horizon")
     p.add_argument("--seed", type=int)
+    p.add_argument("--rng", choices=tuple(generator.GENERATORS), default=None,
+                   help="the random generator (rmft_jax.generator; default threefry2x32; recorded in the run's config)")
     p.add_argument("--devices", type=int, help="data-parallel over the first N devices (default: all visible)")
     p.add_argument("--checkpoint-every", type=int, default=10)
     p.add_argument("--no-progress", action="store_true")
@@ -59,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     if args.checkpoint_every < 1:
         raise ValueError(f"checkpoint-every: must be an integer >= 1 (got {args.checkpoint_every})")
     cfg = build_config(args)
+    generator.use(cfg.rng)  # once, before any key is made: the run draws with its config's generator
     _, _, rows = train(
         cfg, args.out, resume=args.resume, checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
         devices=args.devices,
