@@ -157,7 +157,7 @@ def train(
     check_memory(cfg)
     if run_dir is not None:
         run_dir = Path(run_dir)
-        saver = checkpoint.Saver(run_dir, keep_checkpoints)  # checks keep_checkpoints; opens nothing yet
+        saver = checkpoint.Saver(run_dir, keep_checkpoints)  # checks keep_checkpoints; writes nothing yet
         _check_run_dir(run_dir, resume)
     learner = build_learner(cfg) if learner is None else learner
     state = init_state(env, cfg.rmft, learner)
@@ -201,7 +201,7 @@ def train(
             if run_dir is not None:
                 checkpoint.append_metrics(run_dir, row)  # resume trusts the checkpoint, not this line
                 if (i + 1) % checkpoint_every == 0 or i + 1 == end:
-                    saver.save(state)  # asynchronous: written while the next iterations run
+                    saver.save(state)
             if hasattr(bar, "set_postfix"):
                 bar.set_postfix(regret=f"{row['rollout_regret_mean']:.2f}", loss=f"{row['sft_loss_last']:.3f}")
     finally:

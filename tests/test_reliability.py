@@ -336,6 +336,66 @@ def test_stray_temporary_files_are_removed_on_the_next_start(runs, tmp_path):
     assert sorted(p.name for p in fresh.iterdir()) == ["config.json", "metrics.jsonl"]
 
 
+def test_only_the_latest_checkpoints_are_kept(runs):
+    """Retention: Orbax keeps the last ``keep_checkpoints`` (default 2) of the checkpoints written every iteration."""
+    root = runs[0]
+    assert sorted(p.name for p in (root / "full" / checkpoint.STATE).iterdir()) == ["3", "4"]
+    assert sorted(p.name for p in (root / "half" / checkpoint.STATE).iterdir()) == ["1", "2"]
+
+
+def test_uncommitted_orbax_steps_are_removed_and_foreign_files_kept(runs, tmp_path):
+    _, cfg, _, _ = runs
+    run = copy_run(runs, tmp_path)
+    steps = run / checkpoint.STATE
+    stray = steps / "3.orbax-checkpoint-tmp-1764650000"  # killed while Orbax wrote step 3
+    (stray / "state").mkdir(parents=True)
+    (stray / "state" / "_METADATA").write_bytes(b"partial")
+    (steps / "notes.txt").write_text("not ours")
+    resume(cfg, run, stop_after=0)
+    assert sorted(p.name for p in steps.iterdir()) == ["1", "2", "notes.txt"]
+
+
+def test_a_save_cut_short_before_its_seal_is_dropped_and_resume_is_bit_identical(runs, tmp_path):
+    """A kill between Orbax's commit of step 4 and its seal: step 4 is not trusted, resume re-runs it from 3."""
+    _, cfg, full, rows_full = runs
+    run = copy_run(runs, tmp_path, "full")
+    (run / checkpoint.STATE / "4" / checkpoint.SEAL).unlink()
+    assert checkpoint.latest_step(run) == 3
+    resumed, _, rows = resume(cfg, run)
+    for a, b in zip(jax.tree.leaves(full), jax.tree.leaves(resumed)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert [r["rollout_regret_mean"] for r in rows] == [r["rollout_regret_mean"] for r in rows_full]
+    assert (run / checkpoint.STATE / "4" / checkpoint.SEAL).is_file()
+
+
+def test_an_old_msgpack_run_resumes_into_orbax_checkpoints(runs, tmp_path):
+    """A run saved before Orbax (checkpoint.msgpack, checksummed): tamper-evident, and ``--resume`` continues
+    it bit for bit, writing checkpoints/ and leaving the old file as it was."""
+    import hashlib
+
+    from flax import serialization
+
+    _, cfg, full, rows_full = runs
+    run = copy_run(runs, tmp_path)
+    half = checkpoint.load_state(run, full)
+    shutil.rmtree(run / checkpoint.STATE)
+    payload = serialization.msgpack_serialize({"leaves": {str(i): np.asarray(x) for i, x in enumerate(jax.tree.leaves(half))}})
+    old = serialization.msgpack_serialize({"format": checkpoint.FORMAT, "version": 2, "payload": payload,
+                                           "sha256": hashlib.sha256(payload).hexdigest()})
+    mid = len(old) // 2  # inside the payload
+    (run / checkpoint.MSGPACK).write_bytes(old[:mid] + bytes([old[mid] ^ 4]) + old[mid + 1:])
+    with pytest.raises(ValueError, match=r"^checkpoint: .* must be an intact rmft checkpoint .*SHA-256"):
+        checkpoint.load_state(run, full)
+    (run / checkpoint.MSGPACK).write_bytes(old)
+    resumed, _, rows = resume(cfg, run)
+    for a, b in zip(jax.tree.leaves(full), jax.tree.leaves(resumed)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert [r["rollout_regret_mean"] for r in rows] == [r["rollout_regret_mean"] for r in rows_full]
+    assert (run / checkpoint.MSGPACK).read_bytes() == old
+    assert sorted(p.name for p in (run / checkpoint.STATE).iterdir()) == ["3", "4"]
+    assert int(checkpoint.load_state(run, full).iteration) == 4  # the newer format is the one loaded
+
+
 # ----- atomic result files -----------------------------------------------------------------
 
 

@@ -32,6 +32,7 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--devices", type=int, help="data-parallel over the first N devices (default: all visible)")
     p.add_argument("--checkpoint-every", type=int, default=10)
+    p.add_argument("--keep-checkpoints", type=int, default=2, help="how many of the latest checkpoints to keep")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
 
@@ -58,10 +59,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.checkpoint_every < 1:
         raise ValueError(f"checkpoint-every: must be an integer >= 1 (got {args.checkpoint_every})")
+    if args.keep_checkpoints < 1:
+        raise ValueError(f"keep-checkpoints: must be an integer >= 1 (got {args.keep_checkpoints})")
     cfg = build_config(args)
     _, _, rows = train(
         cfg, args.out, resume=args.resume, checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
-        devices=args.devices,
+        devices=args.devices, keep_checkpoints=args.keep_checkpoints,
     )
     if rows:
         last = rows[-1]
