@@ -304,16 +304,17 @@ def _load_orbax(run_dir: Path, step: int, template):
     if not isinstance(record, dict) or any(k not in record for k in fields) or record["format"] != FORMAT:
         raise ValueError(f"{_corrupt(path)} (its record is not an rmft checkpoint's)")
     shapes, dtypes = record["shapes"], record["dtypes"]
-    try:
-        well_formed = record["version"] == VERSION and len(shapes) == len(dtypes) == record["arrays"]
-        for shape, dtype in zip(shapes, dtypes):
-            np.dtype(dtype), [int(n) for n in shape]
+    try:  # every dtype a NumPy dtype, every shape a list of integers
+        well_formed = record["version"] == VERSION and len(shapes) == len(dtypes) == record["arrays"] and all(
+            isinstance(np.dtype(d), np.dtype) and all(isinstance(n, int) for n in s) for s, d in zip(shapes, dtypes)
+        )
     except (TypeError, ValueError):
         well_formed = False
     if not well_formed:
         raise ValueError(f"{_corrupt(path)} (unknown version or malformed record)")
     _check_arrays(path, shapes, dtypes, leaves)
-    target = {str(i): jax.ShapeDtypeStruct(np.shape(x), x.dtype, sharding=getattr(x, "sharding", None))
+    default = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])  # for a template of host arrays
+    target = {str(i): jax.ShapeDtypeStruct(np.shape(x), x.dtype, sharding=getattr(x, "sharding", None) or default)
               for i, x in enumerate(leaves)}
     try:
         with ocp.StandardCheckpointer() as reader:
