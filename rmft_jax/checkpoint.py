@@ -12,7 +12,7 @@ Checkpoints are written by Orbax's ``CheckpointManager`` (:class:`Saver`), the J
 ecosystem's checkpointer, because it saves *global* arrays: with the state sharded
 over a mesh that spans processes, every process writes its own shards and one commit
 covers them all, which a single msgpack file cannot do. A step is written into
-``checkpoints/N.orbax-checkpoint-tmp-TIME/`` and renamed to ``checkpoints/N/`` when
+``checkpoints/N.orbax-checkpoint-tmp/`` and renamed to ``checkpoints/N/`` when
 complete (Orbax's commit). Retention: the last ``keep`` steps are kept (default
 :data:`KEEP` = 2: the latest, and the one before it should the latest be found
 damaged: delete the damaged step and ``--resume`` continues from the previous one);
@@ -46,7 +46,7 @@ run (a save every 10 iterations of ~4.8 s each) on a machine whose cores the
 training already keeps busy.
 
 Interrupted writes: a kill can leave a ``.NAME.*.tmp`` file (an atomic write of a run
-file), a ``checkpoints/N.orbax-checkpoint-tmp-*`` directory (a step never committed),
+file), a ``checkpoints/N.orbax-checkpoint-tmp`` directory (a step never committed),
 or a committed step of ours without its seal (a kill between the commit and the
 seal); :func:`remove_stray_files` deletes these when the run is started or resumed
 again, and nothing else (a step directory that is not ours stays, and is refused
@@ -95,7 +95,7 @@ MSGPACK_VERSION = 2
 KEEP = 2  # checkpoints kept by default: the latest and the one before it
 _ARRAYS, _RECORD = "state", "record"  # the two items of an Orbax step
 SEAL = "rmft-seal.json"  # in a step directory: the SHA-256 of each of its files, written after Orbax's commit
-_ORBAX_TMP = re.compile(r"\d+\.orbax-checkpoint-tmp-\d+")
+_ORBAX_TMP = re.compile(r"\d+\.orbax-checkpoint-tmp(-\d+)?")  # Orbax 0.12: no suffix; older: a timestamp
 
 
 def is_stray(name: str) -> bool:
