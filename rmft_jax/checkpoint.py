@@ -113,8 +113,9 @@ def is_stray_step(name: str) -> bool:
 
 
 def remove_stray_files(run_dir: str | Path) -> list[Path]:
-    """Delete what interrupted writes left behind: temporary files of the run's files, and
-    uncommitted Orbax step directories in ``checkpoints/``. Nothing else is touched."""
+    """Delete what interrupted writes left behind: temporary files of the run's files, uncommitted
+    Orbax step directories in ``checkpoints/``, and committed steps of ours without their seal.
+    Nothing else is touched."""
     removed = []
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -213,10 +214,13 @@ class Saver:
         if self._manager is None:
             self._manager = _manager(self.run_dir, self.keep)
         step = int(state.iteration)
-        self._manager.save(step, args=ocp.args.Composite(**{
+        saved = self._manager.save(step, args=ocp.args.Composite(**{
             _ARRAYS: ocp.args.StandardSave({str(i): x for i, x in enumerate(leaves)}),
             _RECORD: ocp.args.JsonSave(record),
         }))
+        if not saved:  # Orbax saves only steps after its latest one
+            raise ValueError(f"checkpoint: {self.run_dir / STATE} already holds a step >= {step}; "
+                             "resume the run instead of writing over it")
         self._manager.wait_until_finished()
         if jax.process_index() == 0:  # one process seals what all of them wrote (a shared file system)
             step_dir = self.run_dir / STATE / str(step)
@@ -224,7 +228,8 @@ class Saver:
             atomic_write_bytes(step_dir / SEAL, (json.dumps(seal, indent=1) + "\n").encode())
 
     def close(self) -> None:
-        """Release the manager (every save has already waited for its write)."""
+        """Release the manager, once its background deletion of old steps is done (every save has
+        already waited for its own write)."""
         if self._manager is not None:
             self._manager.close()
             self._manager = None

@@ -206,7 +206,7 @@ def train(
                 bar.set_postfix(regret=f"{row['rollout_regret_mean']:.2f}", loss=f"{row['sft_loss_last']:.3f}")
     finally:
         if run_dir is not None:
-            saver.close()  # waits for the last write
+            saver.close()  # joins Orbax's background deletion of old steps
     return state, learner, rows
 
 
