@@ -128,6 +128,7 @@ def train(
     *,
     resume: bool = False,
     checkpoint_every: int = 10,
+    keep_checkpoints: int = checkpoint.KEEP,
     progress: bool = True,
     stop_after: int | None = None,
     learner: Learner | None = None,
@@ -146,6 +147,7 @@ def train(
         The run's generator (``cfg.rng``, and the saved run's) must be the active one
         (:func:`rmft_jax.generator.use`): the same seed draws other numbers under another.
       checkpoint_every: iterations between checkpoints (and one at the end).
+      keep_checkpoints: how many of the latest checkpoints to keep (older ones are deleted).
       stop_after: stop after this many iterations *in this call* (to test resumption).
       devices: where the iterations run, data-parallel (:mod:`rmft_jax.sharding`):
         ``None`` is every visible device (one device: the plain path), an int the
@@ -157,6 +159,7 @@ def train(
     check_memory(cfg)
     if run_dir is not None:
         run_dir = Path(run_dir)
+        saver = checkpoint.Saver(run_dir, keep_checkpoints)  # checks keep_checkpoints; writes nothing yet
         _check_run_dir(run_dir, resume)
         if resume:
             generator.check_matches(saved_generator(checkpoint.load_config_dict(run_dir)), f"the run in {run_dir}")
@@ -171,7 +174,7 @@ def train(
             if saved != _jsonish(cfg.to_dict()):
                 diff = _first_difference(saved, _jsonish(cfg.to_dict()))
                 raise ValueError(f"config: differs from the checkpoint's config ({diff}); resume with the same config")
-            if (run_dir / checkpoint.STATE).exists():  # else it stopped before its first checkpoint
+            if checkpoint.has_state(run_dir):  # else it stopped before its first checkpoint
                 state = checkpoint.load_state(run_dir, state)
             done = int(state.iteration)
             rows = checkpoint.read_metrics(run_dir)
@@ -193,18 +196,22 @@ def train(
     start = int(state.iteration)
     end = cfg.rmft.iterations if stop_after is None else min(cfg.rmft.iterations, start + stop_after)
     bar = _progress(range(start, end), progress, total=cfg.rmft.iterations, initial=start)
-    for i in bar:
-        t0 = time.perf_counter()
-        state, metrics = step(state, key, learner.base_params)
-        metrics = jax.device_get(metrics)
-        row = _row(i + 1, metrics, time.perf_counter() - t0)
-        rows.append(row)
+    try:
+        for i in bar:
+            t0 = time.perf_counter()
+            state, metrics = step(state, key, learner.base_params)
+            metrics = jax.device_get(metrics)
+            row = _row(i + 1, metrics, time.perf_counter() - t0)
+            rows.append(row)
+            if run_dir is not None:
+                checkpoint.append_metrics(run_dir, row)  # resume trusts the checkpoint, not this line
+                if (i + 1) % checkpoint_every == 0 or i + 1 == end:
+                    saver.save(state)
+            if hasattr(bar, "set_postfix"):
+                bar.set_postfix(regret=f"{row['rollout_regret_mean']:.2f}", loss=f"{row['sft_loss_last']:.3f}")
+    finally:
         if run_dir is not None:
-            checkpoint.append_metrics(run_dir, row)
-            if (i + 1) % checkpoint_every == 0 or i + 1 == end:
-                checkpoint.save_state(run_dir, state)
-        if hasattr(bar, "set_postfix"):
-            bar.set_postfix(regret=f"{row['rollout_regret_mean']:.2f}", loss=f"{row['sft_loss_last']:.3f}")
+            saver.close()  # joins Orbax's background deletion of old steps
     return state, learner, rows
 
 
@@ -226,7 +233,7 @@ def _check_run_dir(run_dir: Path, resume: bool) -> None:
     if resume and not has_run:
         _checks.fail("resume", f"given for a run directory holding {checkpoint.CONFIG}", str(run_dir))
     if not resume:
-        if has_run or (run_dir / checkpoint.STATE).exists():
+        if has_run or (run_dir / checkpoint.STATE).exists() or (run_dir / checkpoint.MSGPACK).exists():
             raise ValueError(
                 f"out: {str(run_dir)!r} already holds a run; pass --resume to continue it or choose another directory"
             )

@@ -25,6 +25,11 @@ def cli(args, capsys):
     return code, out.out, out.err
 
 
+def saved_files(run):
+    """Every file of the run's checkpoints, by path, with its bytes."""
+    return {p.relative_to(run): p.read_bytes() for p in sorted((run / "checkpoints").rglob("*")) if p.is_file()}
+
+
 def write_config(path, cfg):
     path.write_text(json.dumps(cfg))
     return str(path)
@@ -40,7 +45,8 @@ def trained(tmp_path_factory):
 
 def test_train_writes_a_run_directory(trained):
     run = trained / "run"
-    assert {p.name for p in run.iterdir()} >= {"config.json", "metrics.jsonl", "checkpoint.msgpack"}
+    assert {p.name for p in run.iterdir()} >= {"config.json", "metrics.jsonl", "checkpoints"}
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["2"]  # one checkpoint, at the end
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["iteration"] for r in rows] == [1, 2]
     assert {"rollout_regret_mean", "rollout_regret_best", "sft_loss_last", "sft_entropy"} <= set(rows[0])
@@ -75,13 +81,13 @@ def test_evaluate_beyond_max_horizon(trained, tmp_path, capsys):
 
 def test_existing_run_is_not_overwritten(trained, capsys):
     run = trained / "run"
-    before = (run / "checkpoint.msgpack").read_bytes()
+    before = saved_files(run)
     code, _, err = cli(["train", "--config", str(trained / "c.json"), "--out", str(run), "--no-progress"], capsys)
     assert code == 2 and "already holds a run" in err
     code, _, err = cli(["train", "--config", str(trained / "c.json"), "--out", str(run), "--resume", "--keep", "1",
                         "--no-progress"], capsys)
     assert code == 2 and err.startswith("rmft: error: config: differs") and err.count("\n") == 1
-    assert (run / "checkpoint.msgpack").read_bytes() == before
+    assert saved_files(run) == before
 
 
 @pytest.mark.parametrize(

@@ -244,18 +244,21 @@ def flip(path: Path, position: int, mask: int = 1) -> None:
 
 
 def test_checkpoint_bit_flips_are_detected(runs, tmp_path):
-    """Case 18: every single-bit flip (at 40 random places) is refused, never loaded silently."""
+    """Case 18: every single-bit flip (at 40 random places of the latest checkpoint's files) is
+    refused, never loaded silently."""
     _, cfg, full, _ = runs
     run = copy_run(runs, tmp_path, "full")
-    path = run / checkpoint.STATE
-    good = path.read_bytes()
+    files = sorted(p for p in (run / checkpoint.STATE / "4").rglob("*") if p.is_file())
+    good = {p: p.read_bytes() for p in files}
+    ends = np.cumsum([len(good[p]) for p in files])
     rng = np.random.default_rng(18)
-    for pos in rng.choice(len(good), 40, replace=False):
-        path.write_bytes(good)
-        flip(path, int(pos), 1 << int(rng.integers(8)))
+    for pos in rng.choice(int(ends[-1]), 40, replace=False):
+        i = int(np.searchsorted(ends, pos, side="right"))
+        path, offset = files[i], int(pos - (ends[i - 1] if i else 0))
+        flip(path, offset, 1 << int(rng.integers(8)))
         with pytest.raises(ValueError, match=r"^checkpoint: .* must be an intact rmft checkpoint"):
             checkpoint.load_state(run, full)
-    path.write_bytes(good)
+        path.write_bytes(good[path])
     restored = checkpoint.load_state(run, full)
     for a, b in zip(jax.tree.leaves(full), jax.tree.leaves(restored)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
@@ -264,24 +267,27 @@ def test_checkpoint_bit_flips_are_detected(runs, tmp_path):
 @pytest.mark.parametrize("damage", ["xor-near-end", "truncated", "foreign", "empty", "wrong-checksum"])
 def test_damaged_checkpoint_is_refused_by_resume_and_evaluate(damage, runs, tmp_path, capsys):
     """Case 17 and friends: exit 2, one line, through both ways of loading a checkpoint."""
-    from flax import serialization
-
     _, _, _, _ = runs
     run = copy_run(runs, tmp_path)
-    path = run / checkpoint.STATE
+    step = run / checkpoint.STATE / "2"  # the latest checkpoint of the run stopped after 2 iterations
+    files = [p for p in step.rglob("*") if p.is_file()]
+    path = max(files, key=lambda p: p.stat().st_size)  # the largest file of the arrays
     data = path.read_bytes()
     if damage == "xor-near-end":
         path.write_bytes(data[:-40] + bytes(b ^ 0x5A for b in data[-40:]))
     elif damage == "truncated":
         path.write_bytes(data[: len(data) // 2])
-    elif damage == "foreign":
-        path.write_bytes(serialization.msgpack_serialize({"weights": np.zeros(3)}))
+    elif damage == "foreign":  # somebody else's files in place of the step
+        shutil.rmtree(step)
+        step.mkdir()
+        np.save(step / "weights.npy", np.zeros(3))
     elif damage == "empty":
-        path.write_bytes(b"")
+        for p in files:
+            p.write_bytes(b"")
     else:
-        outer = serialization.msgpack_restore(data)
-        outer["sha256"] = "0" * 64
-        path.write_bytes(serialization.msgpack_serialize(outer))
+        seal = json.loads((step / checkpoint.SEAL).read_text())
+        seal["files"][path.relative_to(step).as_posix()] = "0" * 64
+        (step / checkpoint.SEAL).write_text(json.dumps(seal))
     cfg_path = tmp_path / "c.json"
     cfg_path.write_text(json.dumps(TINY))
     before = snapshot(run)
@@ -300,15 +306,16 @@ def test_checkpoint_without_checksum_still_loads(runs, tmp_path):
 
     _, _, full, _ = runs
     run = copy_run(runs, tmp_path, "full")
+    shutil.rmtree(run / checkpoint.STATE)  # a run from before Orbax: its state in checkpoint.msgpack
     leaves = [np.asarray(x) for x in jax.tree.leaves(full)]
-    (run / checkpoint.STATE).write_bytes(
+    (run / checkpoint.MSGPACK).write_bytes(
         serialization.msgpack_serialize({"leaves": {str(i): x for i, x in enumerate(leaves)}}))
     restored = checkpoint.load_state(run, full)
     for a, b in zip(leaves, jax.tree.leaves(restored)):
         np.testing.assert_array_equal(a, np.asarray(b))
     bad = dict(enumerate(leaves))
     bad[0] = "text"
-    (run / checkpoint.STATE).write_bytes(
+    (run / checkpoint.MSGPACK).write_bytes(
         serialization.msgpack_serialize({"leaves": {str(i): x for i, x in bad.items()}}))
     with pytest.raises(ValueError, match=r"^checkpoint: .*entry 0 is a str"):
         checkpoint.load_state(run, full)
@@ -327,6 +334,66 @@ def test_stray_temporary_files_are_removed_on_the_next_start(runs, tmp_path):
     (fresh / ".config.json.abc.tmp").write_bytes(b"partial")  # killed during the very first write
     train(cfg, fresh, progress=False, stop_after=0)
     assert sorted(p.name for p in fresh.iterdir()) == ["config.json", "metrics.jsonl"]
+
+
+def test_only_the_latest_checkpoints_are_kept(runs):
+    """Retention: Orbax keeps the last ``keep_checkpoints`` (default 2) of the checkpoints written every iteration."""
+    root = runs[0]
+    assert sorted(p.name for p in (root / "full" / checkpoint.STATE).iterdir()) == ["3", "4"]
+    assert sorted(p.name for p in (root / "half" / checkpoint.STATE).iterdir()) == ["1", "2"]
+
+
+def test_uncommitted_orbax_steps_are_removed_and_foreign_files_kept(runs, tmp_path):
+    _, cfg, _, _ = runs
+    run = copy_run(runs, tmp_path)
+    steps = run / checkpoint.STATE
+    stray = steps / "3.orbax-checkpoint-tmp"  # killed while Orbax wrote step 3
+    (stray / "state").mkdir(parents=True)
+    (stray / "state" / "_METADATA").write_bytes(b"partial")
+    (steps / "notes.txt").write_text("not ours")
+    resume(cfg, run, stop_after=0)
+    assert sorted(p.name for p in steps.iterdir()) == ["1", "2", "notes.txt"]
+
+
+def test_a_save_cut_short_before_its_seal_is_dropped_and_resume_is_bit_identical(runs, tmp_path):
+    """A kill between Orbax's commit of step 4 and its seal: step 4 is not trusted, resume re-runs it from 3."""
+    _, cfg, full, rows_full = runs
+    run = copy_run(runs, tmp_path, "full")
+    (run / checkpoint.STATE / "4" / checkpoint.SEAL).unlink()
+    assert checkpoint.latest_step(run) == 3
+    resumed, _, rows = resume(cfg, run)
+    for a, b in zip(jax.tree.leaves(full), jax.tree.leaves(resumed)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert [r["rollout_regret_mean"] for r in rows] == [r["rollout_regret_mean"] for r in rows_full]
+    assert (run / checkpoint.STATE / "4" / checkpoint.SEAL).is_file()
+
+
+def test_an_old_msgpack_run_resumes_into_orbax_checkpoints(runs, tmp_path):
+    """A run saved before Orbax (checkpoint.msgpack, checksummed): tamper-evident, and ``--resume`` continues
+    it bit for bit, writing checkpoints/ and leaving the old file as it was."""
+    import hashlib
+
+    from flax import serialization
+
+    _, cfg, full, rows_full = runs
+    run = copy_run(runs, tmp_path)
+    half = checkpoint.load_state(run, full)
+    shutil.rmtree(run / checkpoint.STATE)
+    payload = serialization.msgpack_serialize({"leaves": {str(i): np.asarray(x) for i, x in enumerate(jax.tree.leaves(half))}})
+    old = serialization.msgpack_serialize({"format": checkpoint.FORMAT, "version": 2, "payload": payload,
+                                           "sha256": hashlib.sha256(payload).hexdigest()})
+    mid = len(old) // 2  # inside the payload
+    (run / checkpoint.MSGPACK).write_bytes(old[:mid] + bytes([old[mid] ^ 4]) + old[mid + 1:])
+    with pytest.raises(ValueError, match=r"^checkpoint: .* must be an intact rmft checkpoint.*SHA-256"):
+        checkpoint.load_state(run, full)
+    (run / checkpoint.MSGPACK).write_bytes(old)
+    resumed, _, rows = resume(cfg, run)
+    for a, b in zip(jax.tree.leaves(full), jax.tree.leaves(resumed)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert [r["rollout_regret_mean"] for r in rows] == [r["rollout_regret_mean"] for r in rows_full]
+    assert (run / checkpoint.MSGPACK).read_bytes() == old
+    assert sorted(p.name for p in (run / checkpoint.STATE).iterdir()) == ["3", "4"]
+    assert int(checkpoint.load_state(run, full).iteration) == 4  # the newer format is the one loaded
 
 
 # ----- atomic result files -----------------------------------------------------------------
@@ -432,7 +499,8 @@ def test_sigkill_at_any_moment_resumes_bit_identical(moment, tmp_path):
         deadline = time.monotonic() + 120
         while proc.poll() is None and time.monotonic() < deadline:
             lines = metrics.read_text().count("\n") if metrics.exists() else 0
-            writing = run.exists() and any(p.name.endswith(".tmp") for p in run.iterdir())
+            writing = any(p.name.endswith(".tmp") or checkpoint.is_stray_step(p.name)
+                          for d in (run, run / checkpoint.STATE) if d.is_dir() for p in d.iterdir())
             if lines >= 30 or (lines >= 5 if moment == "after 5 iterations" else writing and lines >= 1):
                 proc.send_signal(signal.SIGKILL)
                 break
@@ -448,3 +516,4 @@ def test_sigkill_at_any_moment_resumes_bit_identical(moment, tmp_path):
     key = ("rollout_regret_mean", "kept_regret_mean", "sft_loss_last")
     assert [[r[k] for k in key] for r in rows] == [[r[k] for k in key] for r in rows_full]
     assert not [p.name for p in run.iterdir() if p.name.endswith(".tmp")]
+    assert not [p.name for p in (run / checkpoint.STATE).iterdir() if checkpoint.is_stray_step(p.name)]

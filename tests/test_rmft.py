@@ -134,22 +134,29 @@ def test_resume_equals_uninterrupted(tmp_path):
     assert [r["rollout_regret_mean"] for r in rows] == [r["rollout_regret_mean"] for r in rows_full]
 
 
+def saved_files(run):
+    """Every file of the run's checkpoints, by path, with its bytes."""
+    return {p.relative_to(run): p.read_bytes() for p in sorted((run / "checkpoints").rglob("*")) if p.is_file()}
+
+
 def test_resume_with_a_different_config_is_refused(tmp_path):
     cfg = TrainConfig.from_dict(TINY)
     train(cfg, tmp_path / "run", progress=False, stop_after=1)
-    before = (tmp_path / "run" / "checkpoint.msgpack").read_bytes()
+    before = saved_files(tmp_path / "run")
     other = dataclasses.replace(cfg, rmft=dataclasses.replace(cfg.rmft, keep=1))
     with pytest.raises(ValueError, match=r"^config: differs from the checkpoint's config \(rmft.keep"):
         train(other, tmp_path / "run", resume=True, progress=False)
     with pytest.raises(ValueError, match=r"^out: .* already holds a run"):
         train(cfg, tmp_path / "run", progress=False)
-    assert (tmp_path / "run" / "checkpoint.msgpack").read_bytes() == before
+    assert saved_files(tmp_path / "run") == before
 
 
 def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
     cfg = TrainConfig.from_dict(TINY)
     train(cfg, tmp_path / "run", progress=False, stop_after=1)
-    (tmp_path / "run" / "checkpoint.msgpack").write_bytes(b"not a checkpoint")
+    for p in (tmp_path / "run" / "checkpoints" / "1" / "state").rglob("*"):
+        if p.is_file():
+            p.write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match=r"^checkpoint: .* corrupt"):
         train(cfg, tmp_path / "run", resume=True, progress=False)
 

@@ -37,6 +37,7 @@ def add_parser(sub) -> None:
                    help="the random generator (rmft_jax.generator; default threefry2x32; recorded in the run's config)")
     p.add_argument("--devices", type=int, help="data-parallel over the first N devices (default: all visible)")
     p.add_argument("--checkpoint-every", type=int, default=10)
+    p.add_argument("--keep-checkpoints", type=int, default=2, help="how many of the latest checkpoints to keep")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
 
@@ -63,11 +64,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.checkpoint_every < 1:
         raise ValueError(f"checkpoint-every: must be an integer >= 1 (got {args.checkpoint_every})")
+    if args.keep_checkpoints < 1:
+        raise ValueError(f"keep-checkpoints: must be an integer >= 1 (got {args.keep_checkpoints})")
     cfg = build_config(args)
     generator.use(cfg.rng)  # once, before any key is made: the run draws with its config's generator
     _, _, rows = train(
         cfg, args.out, resume=args.resume, checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
-        devices=args.devices,
+        devices=args.devices, keep_checkpoints=args.keep_checkpoints,
     )
     if rows:
         last = rows[-1]
