@@ -57,7 +57,7 @@ from rmft_jax.envs.online import OnlineEnv
 from rmft_jax.regret import DOMAINS, static_regret
 from rmft_jax.results import atomic_write_bytes, check_writable, load_json, save_figure, save_json
 from rmft_jax.rollout import rollout_tasks, sample_tasks
-from rmft_jax.types import FULL, Array, Episode, Policy, PyTree
+from rmft_jax.types import FULL, ActionSpace, Array, Episode, Policy, PyTree
 
 LABEL_RULES = ("pseudo", "realised")
 STARTS = ("random", "eta_star")
@@ -122,7 +122,11 @@ class LSAPolicy(Policy):
         set_("explore_std", _checks.real("explore_std", self.explore_std, low=0.0))
         set_("horizon", _checks.integer("horizon", self.horizon, 1))
 
-    def init(self, params: PyTree) -> LSAState:
+    @property
+    def action_space(self) -> ActionSpace:
+        return ActionSpace(self.feedback, self.dim, self.domain, self.radius)
+
+    def init(self, params: PyTree, length: int | None = None) -> LSAState:
         d = self.dim
         return LSAState(jnp.zeros((d,)), jnp.zeros((d, d)), jnp.zeros(()))
 
