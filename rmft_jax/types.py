@@ -124,10 +124,10 @@ class Policy(abc.ABC):
     Declared by every policy: ``feedback`` (``"bandit"``: ``update`` receives the
     chosen arm's reward, a scalar; ``"full"``: the reward vector ``R_t``),
     :attr:`action_space`, :meth:`init`, :meth:`act` and :meth:`update`. The rest
-    has defaults that a policy overrides only to change the layout of a rollout,
-    never its algorithm (:mod:`rmft_jax.rollout`):
+    has defaults: :meth:`noise` (none), and hooks that change only the layout of
+    a rollout, not its algorithm (values agree to float rounding; see
+    :mod:`rmft_jax.rollout`):
 
-    * :meth:`noise`: no randomness;
     * :meth:`segments`: ``None``, one scan over the rounds (then :meth:`init` is
       called without ``length`` and :meth:`resize` never);
     * :meth:`state_batch_axes`: every state leaf batched along axis 0;
@@ -195,7 +195,7 @@ class Policy(abc.ABC):
     def batch_tile(self) -> int | None:
         """Rollouts per tile when a batch runs tile by tile on one CPU device (``None``, the default: at once).
 
-        See :func:`rmft_jax.rollout.batch_tile`."""
+        See :func:`rmft_jax.rollout._batch_tile`."""
         return None
 
 
