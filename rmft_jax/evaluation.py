@@ -7,7 +7,10 @@ prior, rolls the policy out once on each through :func:`rmft_jax.rollout.rollout
 (schema in ``docs/evaluate.md``), ready for :func:`rmft_jax.results.save_json`.
 
 Randomness: the seed gives one key per run (``split(key(seed), runs)``), and run
-``i`` draws its task and its rollout from its own key only. Chunking therefore
+``i`` draws its task and its rollout from its own key only: ``split(key_i) =
+(k_task, k_roll)``, the task from ``k_task`` and the rest as
+:func:`rmft_jax.rollout.rollout` draws it from ``k_roll``
+(:func:`rmft_jax.rollout.draw_episodes`). Chunking therefore
 changes how runs are batched, not which tasks and noise they see; the same seed
 gives the same result bit for bit for a given chunk size.
 """
@@ -30,7 +33,7 @@ from tqdm.auto import tqdm
 from rmft_jax import _checks, metrics
 from rmft_jax.envs.bandit import BanditEnv
 from rmft_jax.envs.nonstationary import DriftingBanditEnv, variation_budget
-from rmft_jax.rollout import check_compatible, rollout
+from rmft_jax.rollout import check_compatible, draw_episodes, rollout_episode
 from rmft_jax.types import Array, Environment, Policy, PyTree, Trajectory
 
 # Runs per chunk when none is given: keep the per-chunk arrays (T·(n + 4) floats per
@@ -43,41 +46,47 @@ _PROGRESS_DELAY = 3.0
 
 @functools.partial(jax.jit, static_argnames=("env", "policy"))
 def _run_chunk(env: Environment, policy: Policy, keys: Array, params: PyTree) -> tuple[Trajectory, Array]:
-    """Roll out one run per key; also return each task's variation budget (0 if stationary)."""
+    """Roll out one run per key; also return each task's variation budget (0 if stationary).
 
-    def one(key):
-        k_task, k_roll = jax.random.split(key)
-        task = env.sample_task(k_task)
-        traj = rollout(env, policy, k_roll, task, params)
-        if isinstance(env, DriftingBanditEnv):
-            vt = variation_budget(task.means)
-        else:
-            vt = jnp.zeros(())
-        return traj, vt
+    Run ``i`` is ``rollout(env, policy, k_roll, env.sample_task(k_task), params)``
+    with ``(k_task, k_roll) = split(keys[i])``, each run its own ``vmap`` row.
+    """
+    k = jax.vmap(jax.random.split)(keys)
+    k_task, k_roll = k[:, 0], k[:, 1]
+    tasks, episodes, k_pol = draw_episodes(env, k_roll, jax.vmap(env.sample_task)(k_task))
+    traj = jax.vmap(rollout_episode, in_axes=(None, None, 0, 0, None))(env, policy, episodes, k_pol, params)
+    if isinstance(env, DriftingBanditEnv):
+        vt = jax.vmap(variation_budget)(tasks.means)
+    else:
+        vt = jnp.zeros(keys.shape)
+    return traj, vt
 
-    return jax.vmap(one)(keys)
 
-
-def _jsonable_fields(obj: Any) -> dict[str, Any]:
-    """The dataclass fields of ``obj`` that JSON can hold (others as ``repr``)."""
+def _field_values(obj: Any) -> dict[str, Any]:
+    """The dataclass fields of ``obj`` by name (none if it is not a dataclass)."""
     if not dataclasses.is_dataclass(obj):
         return {}
+    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+
+
+def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` as JSON can hold them (others as ``repr``)."""
     out = {}
-    for f in dataclasses.fields(obj):
-        v = getattr(obj, f.name)
+    for name, v in values.items():
         if isinstance(v, (bool, int, float, str)) or v is None:
-            out[f.name] = v
+            out[name] = v
         elif isinstance(v, tuple) and all(isinstance(x, (int, float)) for x in v):
-            out[f.name] = list(v)
+            out[name] = list(v)
         else:
-            out[f.name] = repr(v)
+            out[name] = repr(v)
     return out
 
 
 def describe_env(env: Environment) -> dict[str, Any]:
     """The environment's settings for ``config``; a custom sequence by shape and hash, not by value."""
-    out = {"class": type(env).__name__, **_jsonable_fields(env)}
-    data = out.pop("data", None) and getattr(env, "data")
+    fields = _field_values(env)
+    data = fields.pop("data", None)
+    out = {"class": type(env).__name__, **_jsonable(fields)}
     if data is not None:
         arr = np.asarray(data, np.float64)
         out["data_shape"] = list(arr.shape)
@@ -90,7 +99,7 @@ def describe_policy(policy: Policy, name: str | None = None) -> dict[str, Any]:
     return {
         "name": name or type(policy).__name__,
         "class": type(policy).__name__,
-        "hyperparameters": _jsonable_fields(policy),
+        "hyperparameters": _jsonable(_field_values(policy)),
     }
 
 

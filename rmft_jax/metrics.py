@@ -36,6 +36,7 @@ import functools
 import math
 from typing import Any
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -403,6 +404,8 @@ def summarize(
     regret = jnp.asarray(trajectory.regret, jnp.float32)
     if regret.ndim != 2:
         raise ValueError(f"trajectory: must be a batch with regret of shape (N, T) (got {regret.shape})")
+    chex.assert_equal_shape_prefix([regret, trajectory.actions, trajectory.rewards], 2)
+    chex.assert_equal_shape_prefix([regret, trajectory.best], 1)
     horizon = regret.shape[1]
     low, high = bootstrap_ci(regret, key, num_resamples, level)
     regret_mean = np.asarray(jnp.mean(regret, axis=0), np.float64)

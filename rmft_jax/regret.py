@@ -9,11 +9,13 @@
   The maximum is exact: ``radius·‖S_t‖₂`` on the ball ``B(0, radius)`` and
   ``max_i S_{t,i}`` on the simplex, with ``S_t = Σ_{s≤t} R_s``.
 
-All functions are unbatched and jit/vmap-friendly.
+All functions are unbatched and jit/vmap-friendly; they check the ranks
+and shapes of their inputs (``chex``, at trace time under ``jit``).
 """
 
 from __future__ import annotations
 
+import chex
 import jax
 import jax.numpy as jnp
 
@@ -32,6 +34,7 @@ def pseudo_regret(means: Array, actions: Array) -> Array:
     Returns:
       ``(T,)`` cumulative regret, non-decreasing, at most ``t·max gap``.
     """
+    chex.assert_rank([means, actions], [2, 1])
     gaps = jnp.max(means, axis=1, keepdims=True) - means  # (T or 1, K)
     return sequential_cumsum(pick(gaps, actions.astype(jnp.int32)))
 
@@ -71,5 +74,7 @@ def static_regret(rewards: Array, policies: Array, domain: str, radius: float = 
     Returns:
       ``(T,)`` regret after each round against the best fixed policy for that prefix.
     """
+    chex.assert_rank(rewards, 2)
+    chex.assert_equal_shape([rewards, policies])
     earned = jnp.cumsum(jnp.sum(policies * rewards, axis=-1))
     return best_fixed_value(jnp.cumsum(rewards, axis=0), domain, radius) - earned

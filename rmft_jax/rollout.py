@@ -17,19 +17,23 @@ tasks, as Iterative RMFT needs. Both are jitted with the environment and the
 policy static (they are frozen dataclasses, equal by value), so repeated calls with
 the same shapes never recompile.
 
-Two layouts change shapes, not the algorithm (values agree to float rounding),
-and save time: a policy whose state can be
-sized to the rounds it serves (the Transformer's key/value cache) runs the
-rounds in *segments*, one scan per static cache length (:func:`_scan_segments`),
-and on a single CPU device a policy may ask for the batch to run in *tiles*
-that fit a core's cache (:func:`_batch_tile`). Both are measured in
-``benchmarks/README.md``.
+Every batched entry point turns its keys into tasks, episodes and policy keys
+through one function, :func:`draw_episodes` (row ``i`` draws what :func:`rollout`
+draws from ``keys[i]``). The engine reads only what :mod:`rmft_jax.types`
+declares. Two layouts change shapes, not the algorithm (values agree to float
+rounding), and save time: a policy whose state can be sized to the rounds it
+serves (the Transformer's key/value cache) declares ``Policy.segments`` and runs
+the rounds in *segments*, one scan per static cache length
+(:func:`_scan_segments`), and on a single CPU device a policy may declare
+``Policy.batch_tile`` to run the batch in *tiles* that fit a core's cache
+(:func:`_batch_tile`). Both are measured in ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
 
 import functools
 
+import chex
 import jax
 import jax.numpy as jnp
 
@@ -37,27 +41,20 @@ from rmft_jax.types import FULL, Array, Environment, Episode, Policy, PyTree, Tr
 
 
 def check_compatible(env: Environment, policy: Policy) -> None:
-    """Raise ``ValueError`` if ``policy`` cannot act in ``env``."""
-    if env.feedback != policy.feedback:
+    """Raise a one-line ``ValueError`` if ``policy`` cannot act in ``env`` (:meth:`ActionSpace.mismatch`)."""
+    space, built = env.action_space, policy.action_space
+    field, name = space.mismatch(built), type(policy).__name__
+    if field == "feedback":
         raise ValueError(
-            f"policy: must be a {env.feedback}-feedback policy for this environment "
-            f"(got {type(policy).__name__}, a {policy.feedback}-feedback policy)"
+            f"policy: must be a {space.feedback}-feedback policy for this environment "
+            f"(got {name}, a {built.feedback}-feedback policy)"
         )
-    n = getattr(policy, "arms", getattr(policy, "dim", None))
-    if n is not None and n != env.num_actions:
-        raise ValueError(
-            f"policy: must be built for {env.num_actions} actions (got {type(policy).__name__} for {n})"
-        )
-    domain, env_domain = getattr(policy, "domain", None), getattr(env, "domain", None)
-    if domain is not None and env_domain is not None and domain != env_domain:
-        raise ValueError(
-            f"policy: must act on the {env_domain} for this environment (got {type(policy).__name__} on the {domain})"
-        )
-    radius = getattr(policy, "radius", None)
-    if env_domain == "ball" and radius is not None and radius != env.radius:
-        raise ValueError(
-            f"policy: must use the environment's radius {env.radius} (got {type(policy).__name__} with {radius})"
-        )
+    if field == "count":
+        raise ValueError(f"policy: must be built for {space.count} actions (got {name} for {built.count})")
+    if field == "domain":
+        raise ValueError(f"policy: must act on the {space.domain} for this environment (got {name} on the {built.domain})")
+    if field == "radius":
+        raise ValueError(f"policy: must use the environment's radius {space.radius} (got {name} with {built.radius})")
 
 
 def _step_fn(env: Environment, policy: Policy, params: PyTree):
@@ -79,23 +76,13 @@ def _best(means: Array, horizon: int) -> Array:
     return jnp.broadcast_to(jnp.argmax(means, axis=-1), (horizon,)).astype(jnp.int32)
 
 
-def _segments(policy: Policy, horizon: int) -> tuple[tuple[int, int], ...] | None:
-    """The policy's segments of a rollout (``None``: one scan over an ``init`` state).
-
-    A policy whose state can be sized to the rounds it must serve (the
-    Transformer's key/value cache) declares ``segments(horizon)``: static pairs
-    ``(end_round, size)``, the last ending at ``horizon``, and takes
-    ``init(params, size)`` and ``resize(state, size)``.
-    """
-    return policy.segments(horizon) if hasattr(policy, "segments") else None
-
-
 def _init(policy: Policy, params: PyTree, plan) -> PyTree:
+    """The state before round 1: of the first segment's size when the policy declares segments."""
     return policy.init(params) if not plan else policy.init(params, plan[0][1])
 
 
 def _scan_segments(policy: Policy, body, state: PyTree, xs: PyTree, plan, axes: PyTree | None):
-    """``lax.scan(body, state, xs)[1]``, split into the policy's segments of rounds (:func:`_segments`).
+    """``lax.scan(body, state, xs)[1]``, split into the policy's segments of rounds (``Policy.segments``).
 
     Each segment is its own scan over rounds ``[previous end, end)``, run on the
     state after ``policy.resize(state, size)``; a decode step then attends over a
@@ -136,7 +123,7 @@ def rollout_episode(env: Environment, policy: Policy, episode: Episode, key: Arr
         return step(state, xi_t, noise_t, episode.means[0] if stationary else xs[2])
 
     xs = (episode.xi, noise) if stationary else (episode.xi, noise, episode.means)
-    plan = _segments(policy, env.horizon)
+    plan = policy.segments(env.horizon)
     actions, rewards, *feedback = _scan_segments(policy, body, _init(policy, params, plan), xs, plan, None)
     regret = env.regret(episode, actions)
     return Trajectory(actions, rewards, regret, _best(episode.means, env.horizon), *feedback)
@@ -145,7 +132,7 @@ def rollout_episode(env: Environment, policy: Policy, episode: Episode, key: Arr
 def _batch_tile(policy: Policy, batch: int) -> int | None:
     """Rollouts per tile when the batch is run tile by tile (``None``: all at once).
 
-    A policy may declare ``batch_tile``, the number of rollouts whose per-round
+    A policy may declare ``batch_tile`` (``Policy.batch_tile``), the number of rollouts whose per-round
     working set fits a CPU core's cache (the Transformer's activations). On a
     process with one CPU device, a batch larger than that runs as a ``lax.map``
     over tiles of ``batch_tile`` rollouts (the largest divisor of ``batch`` not above
@@ -155,7 +142,7 @@ def _batch_tile(policy: Policy, batch: int) -> int | None:
     devices (where :mod:`rmft_jax.sharding` splits the batch instead), run the
     batch at once.
     """
-    hint = getattr(policy, "batch_tile", None)
+    hint = policy.batch_tile
     if not hint or batch <= hint or jax.default_backend() != "cpu" or jax.device_count() != 1:
         return None
     tile = next(d for d in range(hint, 0, -1) if batch % d == 0)
@@ -189,12 +176,12 @@ def _rollout_tile(env: Environment, policy: Policy, episodes: Episode, keys: Arr
     noise = bulk_noise(policy, keys, horizon)
     time_major = lambda x: jnp.swapaxes(x, 0, 1)  # noqa: E731
     stationary = episodes.means.shape[1] == 1
-    plan = _segments(policy, horizon)
+    plan = policy.segments(horizon)
     state = _init(policy, params, plan)
     # Leaves a policy marks as shared (the same for every rollout, e.g. a decode
     # position) stay unbatched: a batched position would turn the KV-cache writes
     # into scatters. Values are unchanged, only the layout.
-    axes = policy.state_batch_axes(state) if hasattr(policy, "state_batch_axes") else jax.tree.map(lambda _: 0, state)
+    axes = policy.state_batch_axes(state)
     step = jax.vmap(_step_fn(env, policy, params), in_axes=(axes, 0, 0, 0), out_axes=(axes, 0))
     state = jax.tree.map(lambda a, x: x if a is None else jnp.broadcast_to(x, (batch, *x.shape)), axes, state,
                          is_leaf=lambda a: a is None)
@@ -220,17 +207,48 @@ def _rollout_tile(env: Environment, policy: Policy, episodes: Episode, keys: Arr
 
 
 def rollout(env: Environment, policy: Policy, key: Array, task: PyTree = None, params: PyTree = None) -> Trajectory:
-    """One rollout on ``task`` (a fresh task from the prior when ``None``), unbatched."""
+    """One rollout on ``task`` (a fresh task from the prior when ``None``), unbatched.
+
+    The key gives ``split(key, 3) = (k_task, k_env, k_pol)``: the task (unless
+    given), the episode's randomness and the policy's noise; :func:`draw_episodes`
+    is this derivation for a batch.
+    """
     k_task, k_env, k_pol = jax.random.split(key, 3)
     if task is None:
         task = env.sample_task(k_task)
     return rollout_episode(env, policy, env.realize(k_env, task), k_pol, params)
 
 
-def _split3(keys: Array) -> tuple[Array, Array, Array]:
-    """``rollout``'s key derivation, batched: row ``i`` is ``split(keys[i], 3)``."""
+def draw_episodes(
+    env: Environment, keys: Array, tasks: PyTree = None, env_group: int = 1
+) -> tuple[PyTree, Episode, Array]:
+    """What a batch of rollouts draws before any policy acts: the one way from keys to tasks.
+
+    Row ``i`` is :func:`rollout`'s derivation from ``keys[i]``:
+    ``split(keys[i], 3) = (k_task, k_env, k_pol)``, task ``tasks[i]`` if given
+    (``k_task`` unused) else ``env.sample_task(k_task)``, episode
+    ``env.realize(k_env, task)``. With ``env_group = L > 1`` the rows come in
+    consecutive groups of ``L`` that share the environment randomness of their
+    group's first row (common random numbers; ``B`` a multiple of ``L``).
+
+    Args:
+      env: the environment.
+      keys: ``(B,)`` typed keys, one per rollout.
+      tasks: a batch of ``B`` tasks (leading axis ``B``), or ``None`` for fresh ones.
+      env_group: rows per group sharing ``k_env``.
+    Returns:
+      ``(tasks, episodes, policy_keys)``, each with leading axis ``B``.
+    """
+    chex.assert_rank(keys, 1)
     k = jax.vmap(lambda k: jax.random.split(k, 3))(keys)
-    return k[:, 0], k[:, 1], k[:, 2]
+    k_task, k_env, k_pol = k[:, 0], k[:, 1], k[:, 2]
+    if tasks is None:
+        tasks = jax.vmap(env.sample_task)(k_task)
+    else:
+        chex.assert_tree_shape_prefix(tasks, keys.shape)
+    if env_group > 1:
+        k_env = jnp.repeat(k_env[::env_group], env_group, axis=0)
+    return tasks, jax.vmap(env.realize)(k_env, tasks), k_pol
 
 
 def bulk_noise(policy: Policy, keys: Array, horizon: int) -> PyTree:
@@ -240,8 +258,7 @@ def bulk_noise(policy: Policy, keys: Array, horizon: int) -> PyTree:
 
 def run_episodes(env: Environment, key: Array, num_runs: int) -> tuple[Episode, Array]:
     """What :func:`run` draws before the rollouts: ``num_runs`` fresh realised episodes and the policy keys."""
-    k_task, k_env, k_pol = _split3(jax.random.split(key, num_runs))
-    episodes = jax.vmap(lambda kt, ke: env.realize(ke, env.sample_task(kt)))(k_task, k_env)
+    _, episodes, k_pol = draw_episodes(env, jax.random.split(key, num_runs))
     return episodes, k_pol
 
 
@@ -251,6 +268,7 @@ def run(env: Environment, policy: Policy, key: Array, num_runs: int, params: PyT
 
     Row ``i`` equals ``rollout(env, policy, jax.random.split(key, num_runs)[i], None, params)``.
     """
+    chex.assert_shape(key, ())
     episodes, k_pol = run_episodes(env, key, num_runs)
     return _rollout_batch(env, policy, episodes, k_pol, params)
 
@@ -275,14 +293,13 @@ def rollout_tasks(
     in full-information online learning they face the same reward sequence and
     their static regrets differ only through the policy.
     """
+    chex.assert_shape(key, ())
     m = jax.tree.leaves(tasks)[0].shape[0]
+    chex.assert_tree_shape_prefix(tasks, (m,))
     keys = jax.random.split(key, (m, num_rollouts)).reshape(m * num_rollouts)
-    _, k_env, k_pol = _split3(keys)
-    if shared_env_noise:
-        k_env = jnp.repeat(k_env[::num_rollouts], num_rollouts, axis=0)
     # Rollouts of one task are contiguous rows of the flat batch of M·L.
     flat_tasks = jax.tree.map(lambda x: jnp.repeat(x, num_rollouts, axis=0), tasks)
-    episodes = jax.vmap(env.realize)(k_env, flat_tasks)
+    _, episodes, k_pol = draw_episodes(env, keys, flat_tasks, num_rollouts if shared_env_noise else 1)
     traj = _rollout_batch(env, policy, episodes, k_pol, params)
     return jax.tree.map(lambda x: x.reshape(m, num_rollouts, *x.shape[1:]), traj)
 

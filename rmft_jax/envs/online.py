@@ -36,7 +36,7 @@ from flax import struct
 
 from rmft_jax import _checks
 from rmft_jax.regret import DOMAINS, static_regret
-from rmft_jax.types import FULL, Array, Environment, Episode
+from rmft_jax.types import FULL, ActionSpace, Array, Environment, Episode
 
 SEQUENCES = (
     "stochastic",
@@ -127,6 +127,11 @@ class OnlineEnv(Environment):
     @property
     def num_actions(self) -> int:
         return self.dim
+
+    @property
+    def action_space(self) -> ActionSpace:
+        """``d`` coordinates of ``Π``: a policy must play on this domain (and, on the ball, this radius)."""
+        return ActionSpace(self.feedback, self.dim, self.domain, self.radius)
 
     def sample_task(self, key: Array) -> OnlineTask:
         T, d = self.horizon, self.dim

@@ -33,6 +33,7 @@ import dataclasses
 import math
 from typing import ClassVar
 
+import chex
 import jax
 import jax.numpy as jnp
 from flax import nnx, struct
@@ -40,7 +41,7 @@ from flax import nnx, struct
 from rmft_jax import _checks
 from rmft_jax.models import transformer as tfm
 from rmft_jax.models.transformer import KVCache, TransformerConfig
-from rmft_jax.types import BANDIT, FULL, Array, Policy, PyTree
+from rmft_jax.types import BANDIT, FULL, ActionSpace, Array, Policy, PyTree
 
 
 @struct.dataclass
@@ -145,7 +146,7 @@ class _TransformerPolicy(Policy):
 
     @property
     def batch_tile(self) -> int:
-        """Rollouts per tile of a batched rollout on CPU (read by :func:`rmft_jax.rollout._batch_tile`).
+        """Rollouts per tile of a batched rollout on CPU (``Policy.batch_tile``, used by :func:`rmft_jax.rollout._batch_tile`).
 
         The ``tile`` field when set (``0``: no tiles); by default the largest power
         of two (at least 64) whose MLP activations, ``tile × mlp_ratio·width``
@@ -225,6 +226,10 @@ class BanditTransformerPolicy(_TransformerPolicy):
     def arms(self) -> int:
         return self.cfg.actions
 
+    @property
+    def action_space(self) -> ActionSpace:
+        return ActionSpace(self.feedback, self.cfg.actions)
+
     def noise(self, key: Array, horizon: int) -> Array:
         """Standard Gumbel noise ``(T, K)`` (``(T, 0)`` when greedy)."""
         self._check_rollout(horizon)
@@ -272,7 +277,6 @@ class OnlineTransformerPolicy(_TransformerPolicy):
     def dim(self) -> int:
         return self.cfg.actions
 
-    # Read by rollout.check_compatible: Π must be the environment's Π.
     @property
     def domain(self) -> str:
         return self.cfg.domain
@@ -280,6 +284,11 @@ class OnlineTransformerPolicy(_TransformerPolicy):
     @property
     def radius(self) -> float:
         return self.cfg.radius
+
+    @property
+    def action_space(self) -> ActionSpace:
+        """``d`` coordinates on the config's ``Π`` (its domain and radius must be the environment's)."""
+        return ActionSpace(self.feedback, self.cfg.actions, self.cfg.domain, self.cfg.radius)
 
     def noise(self, key: Array, horizon: int) -> Array:
         """Standard normal noise ``(T, d)`` (``(T, 0)`` when deterministic)."""
@@ -316,13 +325,13 @@ class BanditPrefixPolicy(BanditTransformerPolicy):
     """
 
     def segments(self, horizon: int) -> None:
-        """One scan: the token history is not a cache to grow."""
+        """One scan (the default of ``Policy``): the token history is not a cache to grow."""
         return None
 
     def state_batch_axes(self, state: PrefixState) -> PrefixState:
         return PrefixState(tokens=0, pos=None, out=0)
 
-    def init(self, params: PyTree) -> PrefixState:
+    def init(self, params: PyTree, length: int | None = None) -> PrefixState:
         tokens = jnp.zeros((self.horizon, self.cfg.token_dim)).at[0].set(tfm.start_token(self.cfg.token_dim))
         pos = jnp.zeros((), jnp.int32)
         return PrefixState(tokens, pos, tfm.apply(self.graphdef, params, tokens)[0])
@@ -350,6 +359,8 @@ def bandit_log_probs(graphdef: nnx.GraphDef, params: PyTree, actions: Array, rew
     """
     if temperature <= 0:
         _checks.fail("temperature", "> 0 for log-probabilities (0 is greedy, no density)", temperature)
+    chex.assert_rank([actions, rewards], 1)
+    chex.assert_equal_shape([actions, rewards])
     model = nnx.merge(graphdef, params)
     logits = model(tfm.bandit_tokens(actions, rewards, model.cfg.actions, model.cfg.bandit_token))
     return jax.nn.log_softmax(logits / temperature, axis=-1)
@@ -371,6 +382,7 @@ def online_outputs(graphdef: nnx.GraphDef, params: PyTree, rewards: Array) -> Ar
       ``(T, d)`` points of ``Π``: what ``OnlineTransformerPolicy.act`` plays at
       ``explore_std = 0`` on that reward history.
     """
+    chex.assert_rank(rewards, 2)
     model = nnx.merge(graphdef, params)
     y = model(tfm.online_tokens(rewards))
     return tfm.map_to_domain(y, model.cfg.domain, model.cfg.radius, model.cfg.ball_map)
@@ -378,6 +390,7 @@ def online_outputs(graphdef: nnx.GraphDef, params: PyTree, rewards: Array) -> Ar
 
 def online_raw_outputs(graphdef: nnx.GraphDef, params: PyTree, rewards: Array) -> Array:
     """The noise-free model output ``y_t`` before the map onto ``Π``, every round, teacher-forced: ``(T, d)``."""
+    chex.assert_rank(rewards, 2)
     model = nnx.merge(graphdef, params)
     return model(tfm.online_tokens(rewards))
 
@@ -398,6 +411,7 @@ def online_output_loss(raw: Array, target: Array, cfg: tfm.TransformerConfig) ->
         (the mean runs over every leading axis).
       cfg: the model's config (its ``domain``, ``radius``, ``ball_map``).
     """
+    chex.assert_equal_shape([raw, target])
     played = tfm.output_preimage(target, cfg.domain, cfg.radius, cfg.ball_map)
     if cfg.domain == "simplex":
         raw = raw - jnp.mean(raw, axis=-1, keepdims=True)
@@ -408,13 +422,15 @@ def online_policy_loss(pred: Array, target: Array, domain: str) -> Array:
     """The online-learning SFT loss between predicted and played policies, a scalar.
 
     Args:
-      pred: ``(T, d)`` the model's ``map_Π(y_t)`` (:func:`online_outputs`).
-      target: ``(T, d)`` the policies of a kept trajectory.
+      pred: ``(..., T, d)`` the model's ``map_Π(y_t)`` (:func:`online_outputs`).
+      target: ``(..., T, d)`` the policies of the kept trajectories (the mean runs
+        over every leading axis).
       domain: ``"ball"``: mean over rounds of the squared error ``‖pred − target‖²``;
         ``"simplex"``: mean over rounds of the cross-entropy
         ``H(target, pred) = −Σ_i target_i log pred_i`` (with ``pred = softmax(y)``).
     """
     _checks.choice("domain", domain, tfm.DOMAINS)
+    chex.assert_equal_shape([pred, target])
     if domain == "ball":
         return jnp.mean(jnp.sum((pred - target) ** 2, axis=-1))
     # The floor keeps log finite if softmax underflows; it never binds for |y| < 80.

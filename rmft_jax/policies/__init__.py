@@ -65,7 +65,7 @@ def _is_bandit(env: Environment) -> bool:
 
 
 def _domain(env: Environment) -> str | None:
-    return getattr(env, "domain", None) if env.feedback == FULL else None
+    return env.action_space.domain
 
 
 def _largest_mean(env: Environment) -> float:

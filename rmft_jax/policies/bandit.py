@@ -39,7 +39,7 @@ from flax import struct
 
 from rmft_jax import _checks
 from rmft_jax.envs.bandit import UNIFORM_STD
-from rmft_jax.types import BANDIT, Array, Policy
+from rmft_jax.types import BANDIT, ActionSpace, Array, Policy
 
 
 @struct.dataclass
@@ -113,12 +113,20 @@ def check_arms(policy) -> None:
 
 
 class BanditPolicy(Policy):
-    """Base of the bandit-feedback policies: ``update`` sees the pulled arm's reward."""
+    """Base of the bandit-feedback policies: ``update`` sees the pulled arm's reward.
+
+    Declares the action space (``arms`` arms, bandit feedback) and, as defaults, the
+    per-arm statistics :class:`ArmStats` as state.
+    """
 
     feedback: ClassVar[str] = BANDIT
     arms: int
 
-    def init(self, params=None) -> ArmStats:
+    @property
+    def action_space(self) -> ActionSpace:
+        return ActionSpace(self.feedback, self.arms)
+
+    def init(self, params=None, length=None) -> ArmStats:
         return init_stats(self.arms)
 
     def update(self, params, state: ArmStats, action, feedback) -> ArmStats:
@@ -262,7 +270,7 @@ class Exp3(BanditPolicy):
         if self.eta is not None:
             object.__setattr__(self, "eta", _checks.real("eta", self.eta, low=0.0, low_open=True))
 
-    def init(self, params=None) -> Exp3State:
+    def init(self, params=None, length=None) -> Exp3State:
         return Exp3State(jnp.zeros((self.arms,)), jnp.zeros((), jnp.int32))
 
     def noise(self, key, horizon):

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -26,8 +25,14 @@ from flax import struct
 
 from rmft_jax import _checks
 from rmft_jax.envs.bandit import UNIFORM_STD
-from rmft_jax.policies.bandit import argmax_unplayed_first, check_arms, gaussian_posterior_argmax, tie_noise
-from rmft_jax.types import BANDIT, Array, Policy
+from rmft_jax.policies.bandit import (
+    BanditPolicy,
+    argmax_unplayed_first,
+    check_arms,
+    gaussian_posterior_argmax,
+    tie_noise,
+)
+from rmft_jax.types import Array
 
 
 @struct.dataclass
@@ -46,7 +51,7 @@ class WindowState:
 
 
 @dataclasses.dataclass(frozen=True)
-class SlidingWindowUCB(Policy):
+class SlidingWindowUCB(BanditPolicy):
     """SW-UCB (G&M §4): index ``X̄_t(τ, a) + sqrt(c · ln min(t, τ) / N_t(τ, a))``.
 
     ``N_t(τ, a)`` and ``X̄_t(τ, a)`` are the pull count and mean reward of arm ``a``
@@ -57,7 +62,6 @@ class SlidingWindowUCB(Policy):
     gives dynamic regret ``O(sqrt(Υ_T T ln T))``.
     """
 
-    feedback: ClassVar[str] = BANDIT
     arms: int = 5
     window: int = 100
     c: float = 0.6
@@ -67,7 +71,7 @@ class SlidingWindowUCB(Policy):
         object.__setattr__(self, "window", _checks.integer("window", self.window, 1))
         object.__setattr__(self, "c", _checks.real("c", self.c, low=0.0))
 
-    def init(self, params=None) -> WindowState:
+    def init(self, params=None, length=None) -> WindowState:
         return WindowState(
             jnp.full((self.window,), -1, jnp.int32),
             jnp.zeros((self.window,)),
@@ -131,7 +135,7 @@ def default_window(horizon: int, breakpoints: int) -> int:
 
 
 @dataclasses.dataclass(frozen=True)
-class DiscountedUCB(Policy):
+class DiscountedUCB(BanditPolicy):
     """D-UCB (G&M §3): index ``X̄_t(γ, a) + sqrt(c · ln n_t(γ) / N_t(γ, a))``.
 
     ``N_t(γ, a) = Σ_{s≤t} γ^{t−s} 1{A_s = a}``, ``X̄_t(γ, a)`` the ``γ``-discounted mean
@@ -141,7 +145,6 @@ class DiscountedUCB(Policy):
     ``c = 4 ξ B²`` (``ξ = 0.6`` gives the default ``c = 2.4`` for ``B = 1``).
     """
 
-    feedback: ClassVar[str] = BANDIT
     arms: int = 5
     gamma: float = 0.99
     c: float = 2.4
@@ -151,7 +154,7 @@ class DiscountedUCB(Policy):
         object.__setattr__(self, "gamma", _checks.real("gamma", self.gamma, low=0.0, high=1.0, low_open=True))
         object.__setattr__(self, "c", _checks.real("c", self.c, low=0.0))
 
-    def init(self, params=None) -> DiscountedStats:
+    def init(self, params=None, length=None) -> DiscountedStats:
         return init_discounted(self.arms)
 
     def noise(self, key, horizon):
@@ -168,7 +171,7 @@ class DiscountedUCB(Policy):
 
 
 @dataclasses.dataclass(frozen=True)
-class DiscountedThompson(Policy):
+class DiscountedThompson(BanditPolicy):
     """Gaussian Thompson sampling on ``γ``-discounted statistics.
 
     The Gaussian analogue of Raj and Kalyani's (2017) discounted (Beta) TS: the
@@ -179,7 +182,6 @@ class DiscountedThompson(Policy):
     Standard normals are drawn in bulk, ``(T, K)``.
     """
 
-    feedback: ClassVar[str] = BANDIT
     arms: int = 5
     gamma: float = 0.99
     noise_std: float = 1.0
@@ -193,7 +195,7 @@ class DiscountedThompson(Policy):
             object.__setattr__(self, f, _checks.real(f, getattr(self, f), low=0.0, low_open=True))
         object.__setattr__(self, "prior_mean", _checks.real("prior_mean", self.prior_mean))
 
-    def init(self, params=None) -> DiscountedStats:
+    def init(self, params=None, length=None) -> DiscountedStats:
         return init_discounted(self.arms)
 
     def noise(self, key, horizon):

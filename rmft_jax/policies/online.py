@@ -32,7 +32,7 @@ from flax import struct
 from rmft_jax import _checks
 from rmft_jax.policies.bandit import argmax_random_tie, tie_noise
 from rmft_jax.regret import DOMAINS
-from rmft_jax.types import FULL, Array, Policy
+from rmft_jax.types import FULL, ActionSpace, Array, Policy
 
 
 @struct.dataclass
@@ -44,12 +44,16 @@ class CumulativeReward:
 
 
 class OnlinePolicy(Policy):
-    """Base of the full-information policies: the state is the cumulative reward."""
+    """Base of the full-information policies: the state is the cumulative reward.
+
+    Each policy declares its action space: ``dim`` coordinates, full feedback, the
+    domain it plays on and the ball's radius where it uses one.
+    """
 
     feedback: ClassVar[str] = FULL
     dim: int
 
-    def init(self, params=None) -> CumulativeReward:
+    def init(self, params=None, length=None) -> CumulativeReward:
         return CumulativeReward(jnp.zeros((self.dim,)), jnp.zeros((), jnp.int32))
 
     def update(self, params, state: CumulativeReward, action, feedback) -> CumulativeReward:
@@ -108,6 +112,10 @@ class FTRL(OnlinePolicy):
             return self.eta
         return self.radius / (self.grad_bound * math.sqrt(self.horizon))
 
+    @property
+    def action_space(self) -> ActionSpace:
+        return ActionSpace(self.feedback, self.dim, self.domain, self.radius)
+
     def regret_bound(self, t: int | None = None) -> float:
         """``R²/(2η) + η G² t``: the bound above for the prefix of length ``t`` (default ``T``)."""
         t = self.horizon if t is None else t
@@ -157,6 +165,10 @@ class Hedge(OnlinePolicy):
             return jnp.float32(math.sqrt(8 * math.log(self.dim) / self.horizon) / self.reward_range)
         return jnp.sqrt(8 * math.log(self.dim) / t.astype(jnp.float32)) / self.reward_range
 
+    @property
+    def action_space(self) -> ActionSpace:
+        return ActionSpace(self.feedback, self.dim, self.domain)
+
     def regret_bound(self, t: int | None = None) -> float:
         """The bound above for the prefix of length ``t`` (default ``T``; anytime: Thm 2.3 at ``t``)."""
         t = self.horizon if t is None else t
@@ -191,6 +203,10 @@ class FollowTheLeader(OnlinePolicy):
         _checks.choice("domain", self.domain, DOMAINS)
         object.__setattr__(self, "radius", _checks.real("radius", self.radius, low=0.0, low_open=True))
 
+    @property
+    def action_space(self) -> ActionSpace:
+        return ActionSpace(self.feedback, self.dim, self.domain, self.radius)
+
     def noise(self, key, horizon):
         return tie_noise(key, horizon) if self.domain == "simplex" else super().noise(key, horizon)
 
@@ -214,6 +230,11 @@ class OnlineUniform(OnlinePolicy):
     def __post_init__(self):
         check_dim(self)
         _checks.choice("domain", self.domain, DOMAINS)
+
+    @property
+    def action_space(self) -> ActionSpace:
+        """The centre of Π: the same point on a ball of any radius (none named)."""
+        return ActionSpace(self.feedback, self.dim, self.domain)
 
     def act(self, params, state: CumulativeReward, noise) -> Array:
         value = 1.0 / self.dim if self.domain == "simplex" else 0.0

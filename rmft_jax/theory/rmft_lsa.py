@@ -42,7 +42,7 @@ from rmft_jax.rmft import Learner, RMFTConfig, init_state, iteration
 from rmft_jax.theory.loss import sequence_loss
 from rmft_jax.theory.model import effective, init_lsa, key_weights, map_to_policy, structured_params
 from rmft_jax.theory.setting import LABELS, TheorySetting
-from rmft_jax.types import FULL, Array, Episode, Policy, PyTree
+from rmft_jax.types import FULL, ActionSpace, Array, Episode, Policy, PyTree
 
 STARTS = ("random", "eta_star")
 REWARDS = ("independent", "shared")
@@ -108,7 +108,11 @@ class LSAPolicy(Policy):
             horizon=_checks.at_least(1),
         )
 
-    def init(self, params: PyTree) -> LSAState:
+    @property
+    def action_space(self) -> ActionSpace:
+        return ActionSpace(self.feedback, self.dim, self.domain, self.radius)
+
+    def init(self, params: PyTree, length: int | None = None) -> LSAState:
         d = self.dim
         return LSAState(jnp.zeros((d,)), jnp.zeros((d, d)), jnp.zeros(()))
 
