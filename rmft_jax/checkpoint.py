@@ -82,6 +82,7 @@ from flax import serialization
 from jax.experimental import multihost_utils
 from orbax.checkpoint.checkpoint_managers import preservation_policy
 
+from rmft_jax import _signals
 from rmft_jax.results import atomic_write_bytes, to_jsonable, versions
 
 CONFIG = "config.json"
@@ -445,7 +446,5 @@ def write_metrics(run_dir: str | Path, rows: list[dict]) -> None:
 
 
 def append_metrics(run_dir: str | Path, row: dict) -> None:
-    from rmft_jax import _signals
-
     with _signals.deferred(), open(Path(run_dir) / METRICS, "a") as f:
         f.write(json.dumps(to_jsonable(row)) + "\n")

@@ -28,6 +28,7 @@ from typing import Any
 
 from rmft_jax import _checks, generator
 from rmft_jax.envs import ENV_NAMES, make_env
+from rmft_jax.models.transformer import TransformerConfig
 from rmft_jax.rmft import RMFTConfig
 from rmft_jax.types import BANDIT, Environment
 
@@ -67,8 +68,6 @@ class TrainConfig:
         return make_env(name, **fields)
 
     def model_config(self):
-        from rmft_jax.models.transformer import TransformerConfig
-
         env = self.make_env()
         fields = dict(self.model)
         fields["task"] = "bandit" if env.feedback == BANDIT else "online"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import platform
@@ -13,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from rmft_jax import generator
+from rmft_jax import _signals, generator
+from rmft_jax._checks import fail as _fail
 
 PACKAGES = ("rmft-jax", "jax", "jaxlib", "flax", "optax", "chex", "numpy", "scipy", "matplotlib", "tqdm")
 
@@ -103,8 +105,6 @@ def check_directory(directory: str | os.PathLike, field: str = "out", target: st
 
 
 def fail(field: str, allowed: str, got: Any) -> None:
-    from rmft_jax._checks import fail as _fail
-
     _fail(field, allowed, got)
 
 
@@ -124,8 +124,6 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     rename is held back from Ctrl-C (:func:`rmft_jax._signals.deferred`). The file
     gets the usual permissions (``0666`` less the umask), not ``mkstemp``'s ``0600``.
     """
-    from rmft_jax import _signals
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with _signals.deferred():
@@ -145,8 +143,6 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 def save_figure(fig, path: str | os.PathLike, **savefig_kwargs) -> Path:
     """Render a Matplotlib figure to bytes (format from the suffix) and write it atomically."""
-    import io
-
     path = Path(path)
     buf = io.BytesIO()
     fig.savefig(buf, format=path.suffix.lstrip(".").lower(), **savefig_kwargs)

@@ -1,5 +1,7 @@
 """Pure-functional decision-making environments: sample a task, realise it, score it."""
 
+import dataclasses
+
 from rmft_jax.envs.bandit import BanditEnv, BanditTask
 from rmft_jax.envs.nonstationary import DriftingBanditEnv, DriftTask, variation_budget
 from rmft_jax.envs.online import OnlineEnv, OnlineTask
@@ -27,8 +29,6 @@ def make_env(name: str, **fields):
     with that domain, ``nsmab`` → :class:`DriftingBanditEnv`. Unknown names or
     fields raise a one-line ``ValueError``.
     """
-    import dataclasses
-
     classes = {"mab": BanditEnv, "fol-ball": OnlineEnv, "fol-simplex": OnlineEnv, "nsmab": DriftingBanditEnv}
     if name not in classes:
         raise ValueError(f"env: must be one of {', '.join(ENV_NAMES)} (got {name!r})")

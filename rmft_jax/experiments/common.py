@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from pathlib import Path
 from typing import Any
 
 import jax
+import numpy as np
 
-from rmft_jax import results
+from rmft_jax import checkpoint, results
 from rmft_jax.config import TrainConfig
 from rmft_jax.evaluation import evaluate_policy
 from rmft_jax.policies import make_policy
@@ -43,9 +46,6 @@ def header(name: str, quick: bool) -> dict[str, str]:
 
 def run_dir_for(out_dir: str | Path, name: str, cfg: TrainConfig) -> Path:
     """``out_dir/runs/NAME-HASH``: one directory per distinct training config."""
-    import hashlib
-    import json
-
     digest = hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
     return Path(out_dir) / "runs" / f"{name}-{digest}"
 
@@ -57,8 +57,6 @@ def train_model(cfg: TrainConfig, progress: bool, out_dir: str | Path | None = N
     Experiments that share a training config (Figure 2 and reward generalisation)
     therefore train once.
     """
-    from rmft_jax import checkpoint
-
     t0 = time.perf_counter()
     if out_dir is None:
         state, learner, rows = train(cfg, None, progress=progress)
@@ -84,8 +82,6 @@ def evaluate_baselines(env: Environment, names: list[str], seed: int, runs: int,
 
 def summary_row(result: dict) -> dict[str, Any]:
     """The scalar summary of one method's evaluation (for tables and closing notes)."""
-    import numpy as np
-
     row = {
         "final_regret_mean": float(np.mean(result["final_regret"])),
         "final_regret_sem": float(np.std(result["final_regret"]) / np.sqrt(len(result["final_regret"]))),

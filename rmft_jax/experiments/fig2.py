@@ -15,6 +15,7 @@ temperature, on fresh instances, with the same seed for every method.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from rmft_jax import results
 from rmft_jax.config import TrainConfig
@@ -96,8 +97,6 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
 
 def plot(results_path, out_dir="figures") -> None:
     """Draw Figure 2 and its table from the saved results file."""
-    from pathlib import Path
-
     data = results.load_json(results_path)
     out = Path(out_dir)
     env = data["train_config"]["env"]

@@ -47,6 +47,7 @@ from rmft_jax.models.policy import BanditTransformerPolicy
 from rmft_jax.paradigms.common import budget, train_seeds
 from rmft_jax.policies import make_policy
 from rmft_jax.training import build_learner
+from rmft_jax.models.transformer import init_model
 
 NAME = "paradigms"
 SEEDS = (0, 1, 2)
@@ -171,8 +172,6 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
             print(f"{name}: trained in {wall:.0f} s, regret T=25 {entry['regret']['25']:.2f}", flush=True)
 
     # references on the same instances: the base models of the three seeds, and the baselines
-    from rmft_jax.models.transformer import init_model
-
     bases = jax.tree.map(lambda *xs: np.stack(xs), *[
         init_model(cfg.model_config(), jax.random.fold_in(jax.random.key(s), 0))[1] for s in SEEDS])
     refs = {"base": summarise(base_eval := evaluate_seeds(bases, "base"))}

@@ -24,6 +24,7 @@ import functools
 
 from rmft_jax.paradigms import distill, dpt, policy_gradient, regret_loss
 from rmft_jax.paradigms.common import Paradigm, budget, train, train_seeds
+from rmft_jax.rmft import train_scan
 
 PARADIGMS: dict[str, Paradigm | None] = {
     "rmft": None,  # the project's own loop
@@ -38,8 +39,6 @@ CORE = ("rmft", "dpt", "ad", "regret_loss", "policy_gradient")
 
 
 def _rmft(env, cfg, learner, key):
-    from rmft_jax.rmft import train_scan
-
     state, metrics = train_scan(env, cfg, learner, key)
     return state.params, metrics
 

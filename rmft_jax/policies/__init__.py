@@ -55,6 +55,7 @@ from rmft_jax.policies.nonstationary import (
     default_window,
 )
 from rmft_jax.policies.online import FTRL, FollowTheLeader, Hedge, OnlineUniform
+from rmft_jax.rollout import check_compatible
 from rmft_jax.types import BANDIT, FULL, Environment, Policy
 
 UNIT_STD = math.sqrt(1.0 / 12.0)  # standard deviation of U[0, 1]
@@ -227,8 +228,6 @@ def make_policy(name: str, env: Environment) -> Policy:
     Raises ``ValueError("policy: must be one of …")`` if ``name`` is unknown or does
     not fit ``env`` (e.g. ``ftrl`` on a bandit, ``hedge`` on the ball).
     """
-    from rmft_jax.rollout import check_compatible
-
     valid = policy_names(env)
     if name not in valid:
         where = "" if name not in _ENTRIES else f" for {type(env).__name__}"
