@@ -20,9 +20,8 @@ import jax
 import jax.numpy as jnp
 
 from rmft_jax._select import pick
-from rmft_jax.types import Array
+from rmft_jax.types import DOMAINS, Array
 
-DOMAINS = ("ball", "simplex")
 
 
 def pseudo_regret(means: Array, actions: Array) -> Array:

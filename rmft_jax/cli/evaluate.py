@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 
 from rmft_jax import _checks, generator
-from rmft_jax.envs.bandit import PRIORS, REWARDS, BanditEnv
-from rmft_jax.envs.nonstationary import DRIFTS, DriftingBanditEnv
+from rmft_jax.envs import make_env
+from rmft_jax.envs.bandit import PRIORS, REWARDS
+from rmft_jax.envs.nonstationary import DRIFTS
 from rmft_jax.envs.online import SEQUENCES, OnlineEnv, check_sequence
 from rmft_jax.types import Environment, Policy
 
@@ -129,7 +130,7 @@ def build_env(args: argparse.Namespace) -> Environment:
         if means is not None and len(means) != arms:
             _checks.fail("means", f"a list of exactly --arms = {arms} numbers", args.means)
         if args.env == "nsmab":
-            return DriftingBanditEnv(arms=arms, drift=args.drift or "piecewise", **common)
+            return make_env("nsmab", arms=arms, drift=args.drift or "piecewise", **common)
         if means is not None:
             common["means"] = means
         if args.prior is not None:
@@ -140,17 +141,17 @@ def build_env(args: argparse.Namespace) -> Environment:
             common["prior_high"] = args.prior_high
         if args.reward == "gamma" and means is None and args.prior in (None, "uniform") and args.prior_low is None:
             _checks.fail("prior_low", "> 0 for gamma rewards: give --prior-low (and --prior-high) or --means", 0.0)
-        return BanditEnv(arms=arms, **common)
+        return make_env("mab", arms=arms, **common)
     domain = args.env.removeprefix("fol-")
     if args.sequence is not None:
         if args.family is not None:
             _checks.fail("family", "left out when --sequence gives a custom sequence", args.family)
         arr = check_sequence(load_sequence(args.sequence), args.horizon, args.dim)
         return OnlineEnv.from_array(arr, domain=domain, **common)
-    return OnlineEnv(
+    return make_env(
+        args.env,
         dim=3 if args.dim is None else args.dim,
         horizon=100 if args.horizon is None else args.horizon,
-        domain=domain,
         sequence=args.family or "stochastic",
         **common,
     )

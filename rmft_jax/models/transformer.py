@@ -61,10 +61,9 @@ import jax.numpy as jnp
 from flax import nnx, struct
 
 from rmft_jax import _checks
-from rmft_jax.types import Array, PyTree
+from rmft_jax.types import DOMAINS, Array, PyTree
 
 TASKS = ("bandit", "online")
-DOMAINS = ("ball", "simplex")
 BALL_MAPS = ("project", "tanh")
 # Bandit token layouts (see bandit_tokens): the reward in one shared slot, or in the pulled arm's slot.
 BANDIT_TOKENS = ("shared", "per_arm")

@@ -45,6 +45,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from rmft_jax.envs.bandit import UNIFORM_STD
 from rmft_jax.policies.bandit import UCB, BetaThompson, EpsilonGreedy, Exp3, GaussianThompson, Greedy, Uniform
 from rmft_jax.policies.bayes import ArmPrior, BayesUCB, KnowledgeGradient
 from rmft_jax.policies.nonstationary import (
@@ -58,7 +59,6 @@ from rmft_jax.policies.online import FTRL, FollowTheLeader, Hedge, OnlineUniform
 from rmft_jax.rollout import check_compatible
 from rmft_jax.types import BANDIT, FULL, Environment, Policy
 
-UNIT_STD = math.sqrt(1.0 / 12.0)  # standard deviation of U[0, 1]
 
 
 def _is_bandit(env: Environment) -> bool:
@@ -93,10 +93,10 @@ def _prior(env: Environment) -> tuple[float, float]:
     """``(mean, std)`` of the env's task prior over an arm mean."""
     prior = getattr(env, "prior", None)
     if prior == "uniform":
-        return 0.5 * (env.prior_low + env.prior_high), (env.prior_high - env.prior_low) * UNIT_STD
+        return 0.5 * (env.prior_low + env.prior_high), (env.prior_high - env.prior_low) * UNIFORM_STD
     if prior == "gaussian" and env.prior_std > 0:
         return env.prior_mean, env.prior_std
-    return 0.5, UNIT_STD
+    return 0.5, UNIFORM_STD
 
 
 def _noise_std(env: Environment) -> float:

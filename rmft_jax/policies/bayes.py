@@ -59,6 +59,7 @@ import jax.numpy as jnp
 from jax.scipy import special
 
 from rmft_jax import _checks
+from rmft_jax.envs.bandit import UNIFORM_STD
 from rmft_jax.policies.bandit import ArmStats, BanditPolicy, check_arms
 from rmft_jax.types import Array
 
@@ -177,7 +178,7 @@ class ArmPrior:
     alpha: float = 1.0
     beta: float = 1.0
     prior_mean: float = 0.5
-    prior_std: float = math.sqrt(1.0 / 12.0)
+    prior_std: float = UNIFORM_STD
     noise_std: float = 1.0
 
     def __post_init__(self):
