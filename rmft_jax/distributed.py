@@ -41,6 +41,7 @@ from jax.experimental import multihost_utils
 from rmft_jax import _checks
 
 COORDINATOR_VAR = "JAX_COORDINATOR_ADDRESS"
+BIND_VAR = "JAX_COORDINATOR_BIND_ADDRESS"
 NUM_PROCESSES_VAR = "RMFT_NUM_PROCESSES"
 PROCESS_ID_VAR = "RMFT_PROCESS_ID"
 # On CPU, collectives across processes need an implementation; gloo (TCP) ships with jaxlib.
@@ -145,7 +146,8 @@ def launch_local(command: Sequence[str], processes: int, env: dict[str, str] | N
                  poll_s: float = 0.1, grace_s: float = 10.0) -> int:
     """Run ``command`` (an argument list) as ``processes`` local processes of one job; return the exit code.
 
-    Each process gets ``$JAX_COORDINATOR_ADDRESS`` (``127.0.0.1`` and a free port),
+    Each process gets ``$JAX_COORDINATOR_ADDRESS`` (``127.0.0.1`` and a free port, where process 0
+    listens: ``$JAX_COORDINATOR_BIND_ADDRESS``),
     ``$RMFT_NUM_PROCESSES`` and its ``$RMFT_PROCESS_ID``. The launcher waits for all;
     when one exits with a non-zero code the others are terminated (``SIGTERM``, then
     ``SIGKILL`` after ``grace_s``) and that code is returned (0 when all succeed). Ctrl-C
@@ -153,7 +155,9 @@ def launch_local(command: Sequence[str], processes: int, env: dict[str, str] | N
     """
     processes = _checks.integer("processes", processes, 1)
     base = dict(os.environ if env is None else env)
-    base[COORDINATOR_VAR] = f"127.0.0.1:{free_port()}"
+    address = f"127.0.0.1:{free_port()}"
+    base[COORDINATOR_VAR] = address
+    base[BIND_VAR] = address  # local processes only: bind the loopback interface, not every interface
     base[NUM_PROCESSES_VAR] = str(processes)
     procs = []
     previous = _raise_on_sigterm()

@@ -9,7 +9,10 @@ Data-parallel over sweep cells: with more than one device (or process, see
 learning-rate axis, else none (replicated). Each cell's computation is the same
 wherever it runs, so cells agree with the one-device sweep to the float rounding of
 batched matrix products of another batch size (XLA:CPU may round those
-differently); buffers are bit-identical in the tests.
+differently). Measured on a 2 × 2 (learning rate × seed) grid of the tiny test
+model: two processes of one CPU device each gave the two-device single-process sweep
+bit for bit, and the one-device sweep's kept rollouts bit for bit with weights within
+8e-4 at the learning rate 1e-2 (Adam's normalisation amplifies rounding).
 """
 
 from __future__ import annotations
