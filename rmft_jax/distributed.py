@@ -150,8 +150,8 @@ def launch_local(command: Sequence[str], processes: int, env: dict[str, str] | N
     listens: ``$JAX_COORDINATOR_BIND_ADDRESS``),
     ``$RMFT_NUM_PROCESSES`` and its ``$RMFT_PROCESS_ID``. The launcher waits for all;
     when one exits with a non-zero code the others are terminated (``SIGTERM``, then
-    ``SIGKILL`` after ``grace_s``) and that code is returned (0 when all succeed). Ctrl-C
-    stops them all and returns 130.
+    ``SIGKILL`` after ``grace_s``) and that code is returned (0 when all succeed). Ctrl-C or
+    ``SIGTERM`` to the launcher stops them all and returns 130.
     """
     processes = _checks.integer("processes", processes, 1)
     base = dict(os.environ if env is None else env)
@@ -160,7 +160,7 @@ def launch_local(command: Sequence[str], processes: int, env: dict[str, str] | N
     base[BIND_VAR] = address  # local processes only: bind the loopback interface, not every interface
     base[NUM_PROCESSES_VAR] = str(processes)
     procs = []
-    previous = _raise_on_sigterm()
+    previous = _interrupt_on_signals()
     try:
         for i in range(processes):
             procs.append(subprocess.Popen(list(command), env={**base, PROCESS_ID_VAR: str(i)}))
@@ -178,23 +178,21 @@ def launch_local(command: Sequence[str], processes: int, env: dict[str, str] | N
         return 130
     finally:
         _stop(procs, grace_s)
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
-class _Terminated(KeyboardInterrupt):
-    """The launcher was sent ``SIGTERM``: stop the processes it started, like Ctrl-C."""
-
-
-def _raise_on_sigterm():
-    """Make ``SIGTERM`` stop the launched processes too (main thread only); returns the previous handler."""
+def _interrupt_on_signals() -> dict:
+    """While launching, ``SIGINT`` and ``SIGTERM`` raise ``KeyboardInterrupt`` in the launcher, so that it
+    stops the processes it started before leaving (the ``rmft`` program's own Ctrl-C handler would leave
+    at once). Main thread only; returns the previous handlers."""
     if threading.current_thread() is not threading.main_thread():
-        return None
+        return {}
 
     def handler(signum, frame):
-        raise _Terminated()
+        raise KeyboardInterrupt()
 
-    return signal.signal(signal.SIGTERM, handler)
+    return {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
 
 
 def _stop(procs, grace_s: float) -> None:
