@@ -117,3 +117,15 @@ def test_process_flags_are_validated(tmp_path, capsys, flags, message):
     assert main(["train", "--out", str(tmp_path / "run"), *flags]) == 2
     assert f"rmft: error: {message}" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_joining_without_a_job_is_a_one_line_error(tmp_path, capsys, monkeypatch):
+    # No coordinator anywhere (and, in this process, a backend already started): refused, nothing written.
+    for var in (distributed.COORDINATOR_VAR, distributed.NUM_PROCESSES_VAR, distributed.PROCESS_ID_VAR):
+        monkeypatch.delenv(var, raising=False)
+    jax.devices()
+    assert main(["train", "--out", str(tmp_path / "run"), "--distributed"]) == 2
+    assert "rmft: error: distributed: cannot join the multi-process job" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(ValueError, match="^process_id: must be < num_processes = 2"):
+        distributed.initialize("127.0.0.1:1", 2, 2)
