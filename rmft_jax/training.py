@@ -178,8 +178,6 @@ def train(
     rows: list[dict] = []
     primary = distributed.is_primary()  # the one process that writes (every process when there is one)
     if run_dir is not None:
-        if primary:
-            checkpoint.remove_stray_files(run_dir)
         if resume:
             saved = checkpoint.load_config_dict(run_dir)
             if saved != _jsonish(cfg.to_dict()):
@@ -197,6 +195,8 @@ def train(
             rows = rows[:done]
         # Every process has checked (and read) the directory before process 0 writes to it.
         distributed.barrier("rmft-train-run-dir-checked")
+        if primary:  # (after the barrier: the others' directory probes are temporary files too)
+            checkpoint.remove_stray_files(run_dir)
         if primary and resume:
             checkpoint.write_metrics(run_dir, rows)  # drop rows written after the last checkpoint
         elif primary:
