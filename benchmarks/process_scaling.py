@@ -178,7 +178,8 @@ def table(res: dict) -> str:
              "|---|---|---|---|---|"]
     for r in res["layouts"]:
         lines.append(
-            f"| {r['processes']} × {r['devices_per_process']} | {r['rollouts_per_s']:,.0f} | {r['iterations_per_s']:.3f} "
+            f"| {r['processes']} × {r['devices_per_process']} | {r['rollouts_per_s']:,.0f} "
+            f"| {r['iterations_per_s']:.3f} "
             f"| {r['iteration_s_median']:.3f} s | {r['rollout_compile_s']:.1f} s, {r['iteration_compile_s']:.1f} s |"
         )
     s = res.get("sft")

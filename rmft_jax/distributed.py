@@ -114,21 +114,25 @@ def barrier(name: str) -> None:
 def to_host(tree):
     """Every leaf as a NumPy array holding its whole (global) value, in every process.
 
-    An array split across processes is gathered (a collective: every process must call
-    this at the same point); anything else is read locally, without communication.
+    Arrays split across processes are gathered (a collective: every process must call this at
+    the same point, with the same tree); anything else is read locally, without communication.
     """
-    if jax.process_count() == 1 or all(
-        not isinstance(x, jax.Array) or x.is_fully_addressable or x.is_fully_replicated for x in jax.tree.leaves(tree)
-    ):
-        return jax.tree.map(_local_value, tree)
-    return jax.tree.map(_local_value, multihost_utils.process_allgather(tree, tiled=True))
+    leaves, treedef = jax.tree.flatten(tree)
+    split = [i for i, x in enumerate(leaves)
+             if isinstance(x, jax.Array) and not x.is_fully_addressable and not x.is_fully_replicated]
+    gathered = multihost_utils.process_allgather([leaves[i] for i in split], tiled=True) if split else []
+    out = [_local_value(x) for x in leaves]
+    for i, value in zip(split, gathered, strict=True):
+        out[i] = np.asarray(value)
+    return jax.tree.unflatten(treedef, out)
 
 
 def _local_value(x):
     if isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
         return x  # typed keys stay keys
     if isinstance(x, jax.Array) and not x.is_fully_addressable:
-        return np.asarray(x.addressable_data(0))  # fully replicated: any local copy is the value
+        # Fully replicated: any local copy is the value (split leaves are replaced by to_host).
+        return np.asarray(x.addressable_data(0)) if x.is_fully_replicated else None
     return np.asarray(x)
 
 

@@ -63,9 +63,8 @@ def sweep_seeds(cfg, seeds: Sequence[int] | Array, learner: rmft.Learner | None 
     if learning_rates is not None:
         rates = np.asarray(learning_rates, np.float32)
         if rates.ndim != 1 or not rates.size or not np.all(np.isfinite(rates) & (rates > 0)):
-            raise ValueError(
-                f"learning_rates: must be a 1-D sequence of positive numbers (got {np.asarray(learning_rates).tolist()})"
-            )
+            got = np.asarray(learning_rates).tolist()
+            raise ValueError(f"learning_rates: must be a 1-D sequence of positive numbers (got {got})")
     mesh = sharding.resolve_mesh(devices)
     args = (seeds,) if rates is None else (seeds, jnp.asarray(rates))
     sweep = _sweep(cfg.make_env(), cfg.rmft, cfg.model_config(), learner.policy, learner.loss, rates is not None)

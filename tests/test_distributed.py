@@ -10,8 +10,9 @@ in the same order either way). One device against several is ``test_sharding.py`
 
 Both runs start at once (three processes on a 2-core machine), the model is
 ``test_sharding``'s tiny one for 2 iterations, and both compile with XLA's cheaper code
-generation (:data:`CHEAP_COMPILE`), so that the test costs about one compilation of wall time. The run directory of the two-process job must hold exactly what one
-process writes: process 0 alone wrote it.
+generation (:data:`CHEAP_COMPILE`), so that the test costs about one compilation of wall time.
+The run directory of the two-process job must hold exactly what one process writes: process 0
+alone wrote it.
 """
 
 from __future__ import annotations
