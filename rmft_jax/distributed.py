@@ -8,8 +8,8 @@ data-parallel across processes: each process computes its share of the tasks and
 rollouts, and XLA's collectives (gloo over TCP on CPU, NCCL on GPUs) reduce the
 SFT gradients. Every process runs the same program on the same inputs (configs,
 seeds and keys are equal everywhere), so replicated values, such as the weights and
-the metrics, are equal in every process; only process 0 writes files
-(:func:`is_primary`).
+the metrics, are equal in every process; only process 0 writes the run's files
+(:func:`is_primary`), except checkpoints, whose shards every process writes.
 
 Where the arguments come from (:func:`initialize`): explicit arguments, else the
 environment: ``JAX_COORDINATOR_ADDRESS`` (JAX's own variable), and

@@ -37,7 +37,7 @@ def add_parser(sub) -> None:
                    help="the random generator (rmft_jax.generator; default threefry2x32; recorded in the run's config)")
     p.add_argument("--devices", type=int, help="data-parallel over the first N devices (default: all visible)")
     p.add_argument("--processes", type=int, metavar="N",
-                   help="run as N local processes of one job (JAX's distributed runtime; process 0 writes --out)")
+                   help="run as N local processes of one job (JAX's distributed runtime; process 0 writes metrics)")
     p.add_argument("--distributed", action="store_true",
                    help="join a multi-process job: coordinator and process ids from $JAX_COORDINATOR_ADDRESS, "
                         "$RMFT_NUM_PROCESSES, $RMFT_PROCESS_ID, else from the cluster (SLURM, Open MPI)")
