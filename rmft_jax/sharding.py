@@ -25,6 +25,13 @@ Devices: ``devices=None`` uses every visible device when there is more than one
 ``jax.devices()``, a sequence of devices or a ``Mesh`` is used as given. A batch
 axis that the device count does not divide is replicated rather than split.
 
+Processes: after :func:`rmft_jax.distributed.initialize`, ``jax.devices()`` lists
+every process's devices, so the same mesh spans processes (and hosts) and nothing
+below changes: each process computes the rows of the batch that live on its own
+devices, and the gradient all-reduce crosses processes. Across ``P`` processes an
+``int`` ``n`` takes the first ``n / P`` devices of each process, and every mesh must
+include devices of every process (each process runs the same program).
+
 :func:`rmft_jax.sweeps.sweep_seeds` (seed and learning-rate sweeps in one program)
 is built on this layer, beside :mod:`rmft_jax.training`.
 """
@@ -58,15 +65,27 @@ def make_mesh(devices: Devices = None) -> Mesh:
     if devices is None:
         devs = jax.devices()
     elif isinstance(devices, int):
-        available = jax.devices()
-        if not 1 <= devices <= len(available):
-            raise ValueError(f"devices: must be between 1 and the {len(available)} visible devices (got {devices})")
-        devs = available[:devices]
+        devs = _first_devices(devices)
     else:
         devs = list(devices)
         if not devs:
             raise ValueError("devices: must name at least one device (got an empty list)")
+    if jax.process_count() > 1 and {d.process_index for d in devs} != set(range(jax.process_count())):
+        raise ValueError(f"devices: must include devices of each of the {jax.process_count()} processes "
+                         f"(got devices of processes {sorted({d.process_index for d in devs})})")
     return Mesh(np.asarray(devs), (DATA,), axis_types=(AxisType.Auto,))
+
+
+def _first_devices(n: int) -> list:
+    """The first ``n`` devices; across processes, the first ``n / processes`` of each process (in process order)."""
+    available, procs = jax.devices(), jax.process_count()
+    if not 1 <= n <= len(available):
+        raise ValueError(f"devices: must be between 1 and the {len(available)} visible devices (got {n})")
+    if procs == 1:
+        return available[:n]
+    if n % procs:
+        raise ValueError(f"devices: must be a multiple of the {procs} processes, each giving as many (got {n})")
+    return [d for p in range(procs) for d in [d for d in available if d.process_index == p][: n // procs]]
 
 
 def resolve_mesh(devices: Devices = None) -> Mesh | None:

@@ -8,6 +8,13 @@ interrupted run resumes to exactly the parameters of an uninterrupted one.
 
 The *base model* is the randomly initialised Transformer drawn from the config's
 seed: it is what RMFT starts from and what figures call "base".
+
+In a multi-process job (:mod:`rmft_jax.distributed`) every process runs
+:func:`train` with the same arguments: each checks the run directory and reads a
+resumed run, then (after a barrier) only process 0 writes the config and metrics,
+and only it shows progress. Checkpoints are saved by every process
+(:class:`rmft_jax.checkpoint.Saver`: each writes its shards, process 0 seals), which
+they all reach since they run the same loop.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 
-from rmft_jax import checkpoint, generator, sharding
+from rmft_jax import checkpoint, distributed, generator, sharding
 from rmft_jax.config import TrainConfig
 from rmft_jax.models.transformer import init_model
 from rmft_jax.rmft import Learner, TrainState, init_state
@@ -151,7 +158,9 @@ def train(
       stop_after: stop after this many iterations *in this call* (to test resumption).
       devices: where the iterations run, data-parallel (:mod:`rmft_jax.sharding`):
         ``None`` is every visible device (one device: the plain path), an int the
-        first that many, or a sequence of devices / a ``Mesh``.
+        first that many, or a sequence of devices / a ``Mesh``. In a multi-process
+        job, every process's devices (see the module docstring); the returned state
+        is then split across processes like the iterations' (``distributed.to_host`` reads it).
     """
     # Every check comes before anything is built or written: devices, memory, the folder.
     env = cfg.make_env()
@@ -167,8 +176,8 @@ def train(
     learner = build_learner(cfg) if learner is None else learner
     state = init_state(env, cfg.rmft, learner)
     rows: list[dict] = []
+    primary = distributed.is_primary()  # the one process that writes (every process when there is one)
     if run_dir is not None:
-        checkpoint.remove_stray_files(run_dir)
         if resume:
             saved = checkpoint.load_config_dict(run_dir)
             if saved != _jsonish(cfg.to_dict()):
@@ -184,8 +193,13 @@ def train(
                     "restore it, or start a new run in another directory"
                 )
             rows = rows[:done]
+        # Every process has checked (and read) the directory before process 0 writes to it.
+        distributed.barrier("rmft-train-run-dir-checked")
+        if primary:  # (after the barrier: the others' directory probes are temporary files too)
+            checkpoint.remove_stray_files(run_dir)
+        if primary and resume:
             checkpoint.write_metrics(run_dir, rows)  # drop rows written after the last checkpoint
-        else:
+        elif primary:
             run_dir.mkdir(parents=True, exist_ok=True)
             checkpoint.save_config(run_dir, cfg.to_dict())
             checkpoint.write_metrics(run_dir, [])
@@ -195,7 +209,7 @@ def train(
     key = iteration_key(cfg)
     start = int(state.iteration)
     end = cfg.rmft.iterations if stop_after is None else min(cfg.rmft.iterations, start + stop_after)
-    bar = _progress(range(start, end), progress, total=cfg.rmft.iterations, initial=start)
+    bar = _progress(range(start, end), progress and primary, total=cfg.rmft.iterations, initial=start)
     try:
         for i in bar:
             t0 = time.perf_counter()
@@ -204,9 +218,10 @@ def train(
             row = _row(i + 1, metrics, time.perf_counter() - t0)
             rows.append(row)
             if run_dir is not None:
-                checkpoint.append_metrics(run_dir, row)  # resume trusts the checkpoint, not this line
+                if primary:
+                    checkpoint.append_metrics(run_dir, row)  # resume trusts the checkpoint, not this line
                 if (i + 1) % checkpoint_every == 0 or i + 1 == end:
-                    saver.save(state)
+                    saver.save(state)  # on every process: each writes its shards, process 0 seals
             if hasattr(bar, "set_postfix"):
                 bar.set_postfix(regret=f"{row['rollout_regret_mean']:.2f}", loss=f"{row['sft_loss_last']:.3f}")
     finally:

@@ -36,6 +36,11 @@ def add_parser(sub) -> None:
     p.add_argument("--rng", choices=tuple(generator.GENERATORS), default=None,
                    help="the random generator (rmft_jax.generator; default threefry2x32; recorded in the run's config)")
     p.add_argument("--devices", type=int, help="data-parallel over the first N devices (default: all visible)")
+    p.add_argument("--processes", type=int, metavar="N",
+                   help="run as N local processes of one job (JAX's distributed runtime; process 0 writes metrics)")
+    p.add_argument("--distributed", action="store_true",
+                   help="join a multi-process job: coordinator and process ids from $JAX_COORDINATOR_ADDRESS, "
+                        "$RMFT_NUM_PROCESSES, $RMFT_PROCESS_ID, else from the cluster (SLURM, Open MPI)")
     p.add_argument("--checkpoint-every", type=int, default=10)
     p.add_argument("--keep-checkpoints", type=int, default=2, help="how many of the latest checkpoints to keep")
     p.add_argument("--no-progress", action="store_true")
@@ -60,19 +65,49 @@ def build_config(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from rmft_jax.training import train
+    from rmft_jax import distributed
 
     if args.checkpoint_every < 1:
         raise ValueError(f"checkpoint-every: must be an integer >= 1 (got {args.checkpoint_every})")
     if args.keep_checkpoints < 1:
         raise ValueError(f"keep-checkpoints: must be an integer >= 1 (got {args.keep_checkpoints})")
-    cfg = build_config(args)
+    if args.processes is not None and args.processes < 1:
+        raise ValueError(f"processes: must be an integer >= 1 (got {args.processes})")
+    if args.processes is not None and args.distributed:
+        raise ValueError("processes: launches a job of local processes; not together with --distributed (joining one)")
+    cfg = build_config(args)  # bad flags and configs fail here, once, before any process starts
     generator.use(cfg.rng)  # once, before any key is made: the run draws with its config's generator
+    if args.processes is not None and args.processes > 1:
+        return distributed.launch_local(distributed.module_command(*_child_argv(args)), args.processes)
+    if args.distributed:
+        distributed.initialize()
+    return _train(args, cfg, distributed.is_primary())
+
+
+def _child_argv(args: argparse.Namespace) -> list[str]:
+    """This command for each launched process: the same flags, ``--processes N`` replaced by ``--distributed``."""
+    argv = ["train", "--out", args.out, "--checkpoint-every", str(args.checkpoint_every),
+            "--keep-checkpoints", str(args.keep_checkpoints), "--distributed"]
+    if args.config:
+        argv += ["--config", args.config]
+    for item in args.set:
+        argv += ["--set", item]
+    for flag in (*OVERRIDES, "devices"):
+        value = getattr(args, flag)
+        if value is not None:
+            argv += [f"--{flag}", str(value)]
+    argv += ["--resume"] * args.resume + ["--no-progress"] * args.no_progress
+    return argv
+
+
+def _train(args: argparse.Namespace, cfg, primary: bool) -> int:
+    from rmft_jax.training import train
+
     _, _, rows = train(
         cfg, args.out, resume=args.resume, checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
         devices=args.devices, keep_checkpoints=args.keep_checkpoints,
     )
-    if rows:
+    if rows and primary:
         last = rows[-1]
         print(json.dumps({"run": args.out, "iterations": last["iteration"], "rollout_regret_mean": last["rollout_regret_mean"],
                           "sft_loss_last": last["sft_loss_last"]}), file=sys.stdout)

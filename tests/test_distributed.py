@@ -1,0 +1,132 @@
+"""Two local processes on JAX's distributed runtime give the single-process run.
+
+``rmft train --processes 2`` (two CPU processes of one device each, one job, gloo
+collectives) against ``rmft train`` in one process over two (forced) CPU devices: the
+same two-device mesh, so the same partitioned program, with the gradient all-reduce
+crossing processes instead of staying in one. The kept rollouts (the SFT buffer) must be
+bit-identical and the weights equal to float rounding (``atol 1e-5``; they came out
+bit-identical on the development machine, the two sides of a two-way sum being added
+in the same order either way). One device against several is ``test_sharding.py``'s subject.
+
+Both runs start at once (three processes on a 2-core machine), the model is
+``test_sharding``'s tiny one for 2 iterations, and both compile with XLA's cheaper code
+generation (:data:`CHEAP_COMPILE`), so that the test costs about one compilation of wall time.
+The run directory of the two-process job must hold the same entries as the single process's
+(config and metrics from process 0 alone, each metrics line once; checkpoints through the Saver).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import pytest
+from test_sharding import TINY
+
+from rmft_jax import checkpoint, distributed, rmft
+from rmft_jax.cli import main
+from rmft_jax.training import load_run
+
+CONFIG = {**TINY, "rmft": {**TINY["rmft"], "iterations": 2}}
+PARAM_ATOL, METRIC_ATOL = 1e-5, 1e-6
+
+
+# Compile time is most of this test's cost: both sides compile with XLA's cheaper code generation
+# (the same flags on both sides, so the comparison is of like with like), about half the CPU time.
+CHEAP_COMPILE = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+
+
+def _env(devices: int) -> dict[str, str]:
+    flags = f"--xla_force_host_platform_device_count={devices} {CHEAP_COMPILE}"
+    return dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS=flags)
+
+
+def _summary(stdout: str) -> list[str]:
+    """The JSON lines the command printed (gloo prints its own connection lines to stdout)."""
+    return [line for line in stdout.splitlines() if line.startswith("{")]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("distributed")
+    config = root / "config.json"
+    config.write_text(json.dumps(CONFIG))
+    common = ["train", "--config", str(config), "--no-progress"]
+    single = subprocess.Popen(
+        distributed.module_command(*common, "--out", str(root / "single")), env=_env(2),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    job = subprocess.Popen(
+        distributed.module_command(*common, "--out", str(root / "job"), "--processes", "2"), env=_env(1),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    outs = {}
+    for name, proc in (("single", single), ("job", job)):
+        stdout, stderr = proc.communicate(timeout=600)
+        assert proc.returncode == 0, f"{name}: {stderr[-3000:]}"
+        outs[name] = stdout
+    return root, outs
+
+
+def test_two_processes_equal_one_process(runs):
+    root, outs = runs
+    # One summary line: process 0's (process 1 prints nothing).
+    job_lines, single_lines = _summary(outs["job"]), _summary(outs["single"])
+    assert len(job_lines) == 1 and job_lines[0] == single_lines[0].replace("single", "job")
+    cfg, single, learner = load_run(root / "single")
+    job = checkpoint.load_state(root / "job", rmft.init_state(cfg.make_env(), cfg.rmft, learner))  # load_run's read
+    np.testing.assert_array_equal(job.buffer.actions, single.buffer.actions)
+    np.testing.assert_array_equal(job.buffer.feedback, single.buffer.feedback)
+    assert int(job.iteration) == int(single.iteration) == CONFIG["rmft"]["iterations"]
+    for a, b in zip(jax.tree.leaves(job.params), jax.tree.leaves(single.params), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=PARAM_ATOL, rtol=0)
+    # The weights moved (equality of two runs that did nothing would pass too).
+    moved = max(float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+                for a, b in zip(jax.tree.leaves(job.params), jax.tree.leaves(learner.base_params)))
+    assert moved > 100 * PARAM_ATOL
+    rows = {name: checkpoint.read_metrics(root / name) for name in ("single", "job")}
+    assert [r["iteration"] for r in rows["job"]] == [1, 2]
+    for r_job, r_single in zip(rows["job"], rows["single"], strict=True):
+        for k in r_single:
+            if k != "seconds":
+                assert abs(r_job[k] - r_single[k]) <= METRIC_ATOL, k
+    # The same entries as one process writes (metrics lines were checked above: each once).
+    assert sorted(p.name for p in (root / "job").iterdir()) == sorted(p.name for p in (root / "single").iterdir())
+
+
+def test_launcher_stops_the_others_when_one_fails():
+    # Process 1 fails at once; process 0 would sleep for a minute: the launcher returns 3 and stops it.
+    script = "import os, sys, time\nif os.environ['RMFT_PROCESS_ID'] == '1': sys.exit(3)\ntime.sleep(60)"
+    t0 = time.monotonic()
+    assert distributed.launch_local([sys.executable, "-c", script], 2, grace_s=5) == 3
+    assert time.monotonic() - t0 < 30
+    ok = "import os; assert os.environ['RMFT_NUM_PROCESSES'] == '2' and os.environ['JAX_COORDINATOR_ADDRESS']"
+    assert distributed.launch_local([sys.executable, "-c", ok], 2) == 0
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [(["--processes", "0"], "processes: must be an integer >= 1"),
+     (["--processes", "2", "--distributed"], "processes: launches a job of local processes")],
+)
+def test_process_flags_are_validated(tmp_path, capsys, flags, message):
+    assert main(["train", "--out", str(tmp_path / "run"), *flags]) == 2
+    assert f"rmft: error: {message}" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_joining_without_a_job_is_a_one_line_error(tmp_path, capsys, monkeypatch):
+    # No coordinator anywhere (and, in this process, a backend already started): refused, nothing written.
+    for var in (distributed.COORDINATOR_VAR, distributed.NUM_PROCESSES_VAR, distributed.PROCESS_ID_VAR):
+        monkeypatch.delenv(var, raising=False)
+    jax.devices()
+    assert main(["train", "--out", str(tmp_path / "run"), "--distributed"]) == 2
+    assert "rmft: error: distributed: cannot join the multi-process job" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(ValueError, match="^process_id: must be < num_processes = 2"):
+        distributed.initialize("127.0.0.1:1", 2, 2)
