@@ -161,7 +161,7 @@ def _manager(run_dir: Path, keep: int) -> ocp.CheckpointManager:
         create=True, preservation_policy=preservation_policy.LatestN(n=keep), enable_async_checkpointing=False,
         enable_background_delete=True,  # old steps are deleted while training goes on; close() waits
     )
-    return ocp.CheckpointManager(run_dir / STATE, options=options)
+    return ocp.CheckpointManager((run_dir / STATE).absolute(), options=options)  # Orbax takes absolute paths only
 
 
 def _file_digests(step_dir: Path) -> dict[str, str]:
@@ -297,7 +297,7 @@ def _check_seal(path: Path) -> None:
 def _load_orbax(run_dir: Path, step: int, template):
     """Restore step ``step`` of ``run_dir/checkpoints`` into ``template``'s structure and shardings, checked
     against its record (shapes, dtypes, SHA-256)."""
-    path = run_dir / STATE / str(step)
+    path = (run_dir / STATE / str(step)).absolute()  # Orbax takes absolute paths only
     leaves, treedef = jax.tree.flatten(template)
     _check_seal(path)  # before Orbax reads a byte: damaged files make its restore print tracebacks
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -123,11 +124,12 @@ def test_sft_moves_the_policy_towards_the_kept_actions():
     assert rows[0]["sft_loss_last"] < rows[0]["sft_loss_first"] - 0.05
 
 
-def test_resume_equals_uninterrupted(tmp_path):
+def test_resume_equals_uninterrupted(tmp_path, monkeypatch):
     cfg = TrainConfig.from_dict(TINY)
     full, _, rows_full = train(cfg, tmp_path / "a", progress=False, checkpoint_every=1)
-    train(cfg, tmp_path / "b", progress=False, checkpoint_every=1, stop_after=2)
-    resumed, _, rows = train(cfg, tmp_path / "b", resume=True, progress=False)
+    monkeypatch.chdir(tmp_path)  # the interrupted run lives at a relative path, as `rmft train --out runs/x` gives it
+    train(cfg, Path("b"), progress=False, checkpoint_every=1, stop_after=2)
+    resumed, _, rows = train(cfg, Path("b"), resume=True, progress=False)
     for a, b in zip(jax.tree.leaves(full), jax.tree.leaves(resumed)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert [r["iteration"] for r in rows] == [1, 2, 3, 4]
