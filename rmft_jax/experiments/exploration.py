@@ -72,6 +72,8 @@ VARIANTS = {
     "recipe + entropy bonus 0.02": ("sharpening", None, {"entropy_bonus": 0.02}, None),
     "recipe, k=4 of L=16": ("sharpening", None, {"keep": 4}, None),
     "recipe, 2 layers": ("model size", {}, CRN, dict(PER_ARM, layers=2)),
+    # ``rmft figure extrapolation``: distilling Thompson sampling, one head per arm carried it further past T_train
+    "recipe, 5 heads (one per arm), width 40": ("model size", {}, CRN, dict(PER_ARM, heads=5, width=40)),
 }
 QUICK_VARIANTS = ("old recipe (independent rewards, T=25)", RECIPE)
 HORIZONS = ((25, 1000), (100, 1000), (1000, 500))  # (T, runs)
