@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import figure
 
 from rmft_jax.cli import main
@@ -38,7 +39,15 @@ def test_fig2_quick_shows_the_method_learning_and_exploring(out):
     assert s["rmft"]["suff_fail_freq_half"] + margin < s["greedy"]["suff_fail_freq_half"], s
 
 
+def _ensure_fig2(out):
+    """The quick Figure 2 run these tests reuse (made here when test_fig2_quick did not run in this session)."""
+    if not (out / "fig2.json").exists():
+        figure("fig2", out)
+
+
+@pytest.mark.figures
 def test_reward_generalization_quick_reuses_the_fig2_model(out):
+    _ensure_fig2(out)
     runs_before = sorted(p.name for p in (out / "runs").iterdir())
     figure("reward-generalization", out)
     assert sorted(p.name for p in (out / "runs").iterdir()) == runs_before
@@ -46,7 +55,10 @@ def test_reward_generalization_quick_reuses_the_fig2_model(out):
     assert set(data["targets"]) == {"gaussian_to_bernoulli", "gaussian_to_gamma"}
 
 
-def test_horizons_quick_reuses_the_fig2_model(out):
+@pytest.mark.figures
+def test_horizons_quick_reuses_the_fig2_model(out, monkeypatch):
+    _ensure_fig2(out)
+    monkeypatch.setattr(horizons, "QUICK_HORIZONS", ((25, 100), (200, 100)))
     runs_before = sorted(p.name for p in (out / "runs").iterdir())
     figure("horizons", out)
     assert sorted(p.name for p in (out / "runs").iterdir()) == runs_before

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import figure
 
 
+@pytest.mark.figures
 def test_iterations_quick(out):
     figure("iterations", out)
     data = json.loads((out / "iterations.json").read_text())
@@ -15,6 +17,7 @@ def test_iterations_quick(out):
     assert set(data["k_sweep"]["results"]) == {"2", "4"}
 
 
+@pytest.mark.figures
 def test_ablation_quick(out):
     figure("ablation", out)
     data = json.loads((out / "ablation.json").read_text())

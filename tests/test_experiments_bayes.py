@@ -8,6 +8,7 @@ import pytest
 from conftest import figure
 
 
+@pytest.mark.figures
 def test_bayes_reference_quick(out):
     figure("bayes-reference", out)
     data = json.loads((out / "bayes_reference.json").read_text())

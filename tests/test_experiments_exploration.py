@@ -15,7 +15,9 @@ from rmft_jax.rmft import RMFTConfig, selection_score
 from rmft_jax.training import build_learner
 
 
-def test_exploration_quick(out):
+@pytest.mark.figures
+def test_exploration_quick(out, monkeypatch):
+    monkeypatch.setattr(exploration, "QUICK_VARIANTS", (exploration.RECIPE,))  # every variant's config: tested below
     figure("exploration", out)
     data = json.loads((out / "exploration.json").read_text())
     assert set(data["variants"]) == set(exploration.QUICK_VARIANTS)
@@ -23,6 +25,14 @@ def test_exploration_quick(out):
         assert set(v["eval"]) == {str(T) for T, _ in exploration.QUICK_HORIZONS}
         assert {"kept", "all", "dropped"} <= set(v["tilt_trained"])
     assert "versions" in data and (out / "exploration.md").read_text().count("\n|") >= 5
+
+
+def test_every_exploration_variant_has_a_valid_config():
+    for name, (hypothesis, env_change, rmft_change, model_change) in exploration.VARIANTS.items():
+        cfg = exploration.variant_config(env_change, rmft_change, model_change, quick=False)
+        assert cfg.rmft.iterations == 100 and cfg.make_env().arms == 5, name
+        if hypothesis != "reference":
+            assert cfg.model_config().bandit_token == "per_arm" or env_change is not None, name
 
 
 def _tiny(shared: bool) -> TrainConfig:
@@ -114,6 +124,7 @@ def test_extrapolation_students_keep_the_teacher_rounds_per_iteration():
             assert cfg.model_config().bandit_token == "per_arm"  # the Figure 2 model's token
 
 
+@pytest.mark.figures
 def test_extrapolation_quick(out, monkeypatch):
     monkeypatch.setattr(extrapolation, "QUICK", {"train_horizons": (6,), "iterations": 2, "horizons": ((12, 40),)})
     extrapolation.run(out, quick=True, progress=False)

@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from conftest import figure
 
 
+@pytest.mark.figures
 def test_online_quick(out):
     figure("online", out)
     data = json.loads((out / "online.json").read_text())
@@ -23,6 +25,7 @@ def test_online_quick(out):
         assert gain.mean() > 4 * gain.std() / np.sqrt(gain.size), env_key
 
 
+@pytest.mark.figures
 def test_baselines_quick(out):
     figure("baselines", out)
     data = json.loads((out / "baselines.json").read_text())
