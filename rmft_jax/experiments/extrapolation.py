@@ -130,30 +130,25 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
 
 
 def table_rows(data: dict) -> dict[str, dict]:
+    """One flat row per student, the RMFT model and each baseline (ratios to Thompson sampling on the same runs)."""
     hs = [str(h) for h, _ in data["setting"]["horizons"]]
-    rows = {**data["students"], f"RMFT, T_train={data['rmft']['train_horizon']} ({RMFT_LABEL[data['mode']]})": data["rmft"]}
-    out = {}
-    for name, v in rows.items():
-        r = {"T_train": v["train_horizon"], "heads": v["heads"]}
+    last = hs[-1]
+    thompson = data["references"][last]["thompson"]["final_regret_mean"]
+
+    def row(head: dict, evals: dict) -> dict:
+        r = dict(head)
         for h in hs:
-            e = v["eval"][h]
-            r[f"regret T={h}"] = f"{e['final_regret_mean']:.2f} ± {e['final_regret_sem']:.2f}"
-        e = v["eval"][hs[-1]]
-        r[f"÷TS T={hs[-1]}"] = e["ratio_to_thompson"]
-        r[f"SFF(T/2) T={hs[-1]}"] = e["suff_fail_freq_half"]
-        r[f"β̂ T={hs[-1]}"] = e["beta_hat"]
-        r["train s"] = v.get("train_s")
-        out[name] = r
+            r[f"regret T={h}"] = f"{evals[h]['final_regret_mean']:.2f} ± {evals[h]['final_regret_sem']:.2f}"
+        r[f"÷TS T={last}"] = evals[last]["final_regret_mean"] / thompson
+        r[f"SFF(T/2) T={last}"] = evals[last]["suff_fail_freq_half"]
+        r[f"β̂ T={last}"] = evals[last]["beta_hat"]
+        return r
+
+    rmft_name = f"RMFT, T_train={data['rmft']['train_horizon']} ({RMFT_LABEL[data['mode']]})"
+    out = {name: row({"T_train": v["train_horizon"], "heads": v["heads"]}, v["eval"]) | {"train s": v.get("train_s")}
+           for name, v in {**data["students"], rmft_name: data["rmft"]}.items()}
     for b in BASELINES:
-        r = {"T_train": "", "heads": ""}
-        for h in hs:
-            e = data["references"][h][b]
-            r[f"regret T={h}"] = f"{e['final_regret_mean']:.2f} ± {e['final_regret_sem']:.2f}"
-        e = data["references"][hs[-1]][b]
-        r[f"÷TS T={hs[-1]}"] = e["final_regret_mean"] / data["references"][hs[-1]]["thompson"]["final_regret_mean"]
-        r[f"SFF(T/2) T={hs[-1]}"] = e["suff_fail_freq_half"]
-        r[f"β̂ T={hs[-1]}"] = e["beta_hat"]
-        out[f"*{b}*"] = r
+        out[f"*{b}*"] = row({"T_train": "", "heads": ""}, {h: data["references"][h][b] for h in hs})
     return out
 
 
