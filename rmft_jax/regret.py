@@ -20,7 +20,8 @@ import jax
 import jax.numpy as jnp
 
 from rmft_jax._select import pick
-from rmft_jax.types import DOMAINS, Array
+from rmft_jax.domain import best_fixed_value
+from rmft_jax.types import Array
 
 
 
@@ -52,15 +53,6 @@ def sequential_cumsum(x: Array) -> Array:
 
 
 dynamic_regret = pseudo_regret
-
-
-def best_fixed_value(cumulative: Array, domain: str, radius: float = 1.0) -> Array:
-    """``max_{π∈Π} ⟨π, S⟩`` for each row of ``cumulative`` (``(..., d)``)."""
-    if domain == "ball":
-        return radius * jnp.linalg.norm(cumulative, axis=-1)
-    if domain == "simplex":
-        return jnp.max(cumulative, axis=-1)
-    raise ValueError(f"domain: must be one of {', '.join(DOMAINS)} (got {domain!r})")
 
 
 def static_regret(rewards: Array, policies: Array, domain: str, radius: float = 1.0) -> Array:

@@ -33,7 +33,6 @@ PyTree = Any
 
 BANDIT = "bandit"  # feedback: the chosen arm's reward only
 FULL = "full"  # feedback: the whole reward vector R_t
-DOMAINS = ("ball", "simplex")  # decision sets Π of online learning: the l2 ball (Env I) and the simplex (Env II)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rmft_jax import regret
+from rmft_jax import domain, regret
 
 PROPS = settings(max_examples=25, deadline=None)
 
@@ -68,7 +68,7 @@ def test_best_fixed_value_ball_brute_force():
     radius = 2.5
     for _ in range(5):
         s = rng.standard_normal(3)
-        value = float(regret.best_fixed_value(s.astype(np.float32), "ball", radius))
+        value = float(domain.best_fixed_value(s.astype(np.float32), "ball", radius))
         assert value == pytest.approx(radius * np.linalg.norm(s), rel=1e-5)
         # No point of the ball beats it: 20 000 random points on the sphere (the max is on it).
         pts = rng.standard_normal((20000, 3))
@@ -83,7 +83,7 @@ def test_best_fixed_value_simplex_vertices():
     rng = np.random.default_rng(3)
     for _ in range(5):
         s = rng.standard_normal(5)
-        value = float(regret.best_fixed_value(s.astype(np.float32), "simplex"))
+        value = float(domain.best_fixed_value(s.astype(np.float32), "simplex"))
         # A linear function on the simplex is maximised at a vertex.
         assert value == pytest.approx(max(float(np.eye(5)[i] @ s) for i in range(5)), rel=1e-6)
         assert np.max(random_simplex_points(rng, 5000, 5) @ s) <= value + 1e-6
@@ -91,7 +91,7 @@ def test_best_fixed_value_simplex_vertices():
 
 def test_unknown_domain():
     with pytest.raises(ValueError, match="domain"):
-        regret.best_fixed_value(np.ones(3), "cube")
+        domain.best_fixed_value(np.ones(3), "cube")
 
 
 # ----- properties ------------------------------------------------------------------

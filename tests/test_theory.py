@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from rmft_jax import theory as th
+from rmft_jax.domain import to_domain
 from rmft_jax.theory.induced import oscillating_sequence
 from rmft_jax.theory.loss import family_loss_mc
 from rmft_jax.theory.model import structured_params
@@ -128,7 +129,7 @@ def test_effective_quantities_of_the_structured_point():
         assert float(e.eta) == pytest.approx(0.25)
         assert float(e.offdiag_norm) < 1e-7 and float(e.vanishing_norm) < 1e-7
         np.testing.assert_allclose(
-            np.asarray(th.map_to_policy(th.lsa_outputs(p, R), domain)),
+            np.asarray(to_domain(th.lsa_outputs(p, R), domain)),
             np.asarray(th.induced_policies(R, 0.25, domain)), rtol=1e-5, atol=1e-6)
 
 

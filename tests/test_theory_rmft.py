@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from rmft_jax import rmft, rollout, theory
+from rmft_jax.domain import to_domain
 from rmft_jax.cli import main
 from rmft_jax.theory.model import structured_params
 from rmft_jax.envs.online import OnlineEnv
@@ -19,7 +20,7 @@ def test_policy_matches_lsa_outputs(domain):
     pol = theory.LSAPolicy(dim=3, domain=domain, explore_std=0.0, horizon=25)
     env = OnlineEnv(dim=3, horizon=25, domain=domain)
     traj = rollout.rollout(env, pol, jax.random.key(4), params=params)
-    ref = theory.map_to_policy(theory.lsa_outputs(params, traj.feedback), domain)
+    ref = to_domain(theory.lsa_outputs(params, traj.feedback), domain)
     # Same function, different summation order (running sums vs cumsum): float32 rounding only.
     np.testing.assert_allclose(np.asarray(traj.actions), np.asarray(ref), rtol=1e-5, atol=1e-6)
     # with exploration: map_Π(g + σ ξ), ξ the policy's own bulk noise
@@ -28,7 +29,7 @@ def test_policy_matches_lsa_outputs(domain):
     traj = rollout.rollout(env, pol_x, jax.random.key(5), params=params)
     xi = pol_x.noise(k_pol, 25)
     g = theory.lsa_outputs(params, traj.feedback)
-    np.testing.assert_allclose(np.asarray(traj.actions), np.asarray(theory.map_to_policy(g + 0.3 * xi, domain)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(traj.actions), np.asarray(to_domain(g + 0.3 * xi, domain)), rtol=1e-5, atol=1e-6)
 
 
 def test_pseudo_regret_env_ranks_by_mu():
@@ -55,7 +56,7 @@ def test_sft_loss_is_the_loss_for_theory():
     params = theory.init_lsa(jax.random.key(7), 3)
     R = jax.random.normal(jax.random.key(8), (5, 25, 3))
     for domain in ("ball", "simplex"):
-        y = theory.map_to_policy(jax.random.normal(jax.random.key(9), (5, 25, 3)), domain)
+        y = to_domain(jax.random.normal(jax.random.key(9), (5, 25, 3)), domain)
         got, _ = theory.lsa_sft_loss(params, y, R, domain)
         want = np.mean([theory.sequence_loss(params, R[i], y[i], domain) for i in range(5)])
         np.testing.assert_allclose(float(got), want, rtol=1e-5)

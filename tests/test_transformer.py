@@ -29,14 +29,13 @@ from rmft_jax.models import (
     decode,
     init_cache,
     init_model,
-    map_to_domain,
     online_output_loss,
     online_outputs,
     online_policy_loss,
     online_raw_outputs,
-    output_preimage,
     online_tokens,
 )
+from rmft_jax.domain import preimage, to_domain
 from rmft_jax.models.policy import SEGMENT_GROWTH, decode_segments
 
 SMALL = dict(layers=1, heads=2, width=16, mlp_ratio=2)
@@ -317,7 +316,7 @@ def test_online_output_loss_by_hand():
     # the ball with the tanh map: plain squared error against the output that played the point
     ball = TransformerConfig(task="online", actions=3, domain="ball", radius=2.0, ball_map="tanh")
     played = jnp.array([[0.3, -1.2, 0.4], [0.0, 0.0, 0.0]])
-    point = map_to_domain(played, "ball", 2.0, "tanh")
+    point = to_domain(played, "ball", 2.0, "tanh")
     np.testing.assert_allclose(online_output_loss(y, point, ball), np.mean(np.sum((np.asarray(y) - np.asarray(played)) ** 2, -1)), rtol=1e-5)
 
 
@@ -325,24 +324,24 @@ def test_tanh_ball_map_and_preimages():
     # outputs from ‖y‖/R ≈ 0.01 to ≈ 5 (tanh 1 − 1e-4: float32 keeps 3 digits of artanh there), and y = 0
     scale = jnp.tile(jnp.array([0.005, 0.15, 0.5, 0.8]), 16)[:, None]
     y = jnp.concatenate([jax.random.normal(jax.random.key(5), (64, 3)) * scale, jnp.zeros((1, 3))])
-    p = map_to_domain(y, "ball", 0.5, "tanh")
+    p = to_domain(y, "ball", 0.5, "tanh")
     # inside the open ball, and the norm is R tanh(‖y‖/R)
     norms = np.linalg.norm(np.asarray(p), axis=-1)
     assert norms.max() < 0.5
     np.testing.assert_allclose(norms, 0.5 * np.tanh(np.linalg.norm(np.asarray(y), axis=-1) / 0.5), rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(output_preimage(p, "ball", 0.5, "tanh"), y, rtol=2e-3, atol=1e-5)
+    np.testing.assert_allclose(preimage(p, "ball", 0.5, "tanh"), y, rtol=2e-3, atol=1e-5)
     # far out tanh saturates in float32: the point lies on the sphere, and its preimage stays finite
-    far = map_to_domain(jnp.array([40.0, 0.0, 0.0]), "ball", 0.5, "tanh")
+    far = to_domain(jnp.array([40.0, 0.0, 0.0]), "ball", 0.5, "tanh")
     assert float(jnp.linalg.norm(far)) <= 0.5
-    assert np.all(np.isfinite(output_preimage(far, "ball", 0.5, "tanh")))
-    np.testing.assert_allclose(jax.grad(lambda v: map_to_domain(v, "ball", 0.5, "tanh").sum())(jnp.zeros(3)), np.ones(3), rtol=1e-6)
+    assert np.all(np.isfinite(preimage(far, "ball", 0.5, "tanh")))
+    np.testing.assert_allclose(jax.grad(lambda v: to_domain(v, "ball", 0.5, "tanh").sum())(jnp.zeros(3)), np.ones(3), rtol=1e-6)
     # the simplex: the preimage is the centred output
-    q = map_to_domain(y, "simplex")
-    np.testing.assert_allclose(output_preimage(q, "simplex"), y - y.mean(-1, keepdims=True), rtol=1e-4, atol=1e-4)
+    q = to_domain(y, "simplex")
+    np.testing.assert_allclose(preimage(q, "simplex"), y - y.mean(-1, keepdims=True), rtol=1e-4, atol=1e-4)
     # the projection is the default and is not one-to-one on the sphere
-    np.testing.assert_array_equal(map_to_domain(y, "ball", 0.5), map_to_domain(y, "ball", 0.5, "project"))
+    np.testing.assert_array_equal(to_domain(y, "ball", 0.5), to_domain(y, "ball", 0.5, "project"))
     with pytest.raises(ValueError, match="^ball_map: must be 'tanh'"):
-        output_preimage(p, "ball", 0.5)
+        preimage(p, "ball", 0.5)
     with pytest.raises(ValueError, match="^ball_map: must be one of project, tanh"):
         TransformerConfig(task="online", actions=3, ball_map="clip")
 
@@ -353,7 +352,7 @@ def test_online_raw_outputs_are_the_outputs_before_the_map():
         g, p = build(cfg)
         p = jax.tree.map(lambda x: 10.0 * x, p)
         rewards = jax.random.normal(jax.random.key(3), (7, 3))
-        mapped = map_to_domain(online_raw_outputs(g, p, rewards), domain, cfg.radius, cfg.ball_map)
+        mapped = to_domain(online_raw_outputs(g, p, rewards), domain, cfg.radius, cfg.ball_map)
         np.testing.assert_allclose(mapped, online_outputs(g, p, rewards), atol=1e-6)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from rmft_jax.envs.bandit import UNIFORM_STD
+from rmft_jax.domain import UNIFORM_STD
 
 # The Gaussian bandit of the baseline rows (K = 5, unit noise) and Thompson's prior (the U[0, 1] means).
 ARMS, SIGMA = 5, 1.0

@@ -29,13 +29,11 @@ import jax.numpy as jnp
 from flax import struct
 
 from rmft_jax import _checks
+from rmft_jax.domain import UNIFORM_STD
 from rmft_jax.regret import pseudo_regret
 from rmft_jax.types import BANDIT, Array, Environment, Episode
 
 REWARDS = ("bernoulli", "gaussian", "gamma")
-# Standard deviation of U[0, 1], sqrt(1/12), written as the saved configs carry it: the
-# default Gaussian prior matches the default uniform one.
-UNIFORM_STD = 0.2886751345948129
 PRIORS = ("uniform", "gaussian", "fixed")
 
 

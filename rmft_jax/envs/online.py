@@ -35,7 +35,8 @@ import numpy as np
 from flax import struct
 
 from rmft_jax import _checks
-from rmft_jax.regret import DOMAINS, static_regret
+from rmft_jax.domain import DOMAINS
+from rmft_jax.regret import static_regret
 from rmft_jax.types import FULL, ActionSpace, Array, Environment, Episode
 
 SEQUENCES = (

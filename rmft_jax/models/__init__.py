@@ -22,8 +22,6 @@ from rmft_jax.models.transformer import (
     graphdef_for,
     init_cache,
     init_model,
-    map_to_domain,
-    output_preimage,
     online_tokens,
 )
 
@@ -43,8 +41,6 @@ __all__ = [
     "graphdef_for",
     "init_cache",
     "init_model",
-    "map_to_domain",
-    "output_preimage",
     "online_output_loss",
     "online_raw_outputs",
     "online_outputs",

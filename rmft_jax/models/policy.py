@@ -39,6 +39,7 @@ import jax.numpy as jnp
 from flax import nnx, struct
 
 from rmft_jax import _checks
+from rmft_jax.domain import DOMAINS, preimage, to_domain
 from rmft_jax.models import transformer as tfm
 from rmft_jax.models.transformer import KVCache, TransformerConfig
 from rmft_jax.types import BANDIT, FULL, ActionSpace, Array, Policy, PyTree
@@ -299,7 +300,7 @@ class OnlineTransformerPolicy(_TransformerPolicy):
 
     def act(self, params: PyTree, state: DecodeState, noise: Array) -> Array:
         y = state.out if self.explore_std == 0.0 else state.out + self.explore_std * noise
-        return tfm.map_to_domain(y, self.cfg.domain, self.cfg.radius, self.cfg.ball_map)
+        return to_domain(y, self.cfg.domain, self.cfg.radius, self.cfg.ball_map)
 
     def _token(self, action: Array, feedback: Array) -> Array:
         return tfm.online_token(feedback)
@@ -385,7 +386,7 @@ def online_outputs(graphdef: nnx.GraphDef, params: PyTree, rewards: Array) -> Ar
     chex.assert_rank(rewards, 2)
     model = nnx.merge(graphdef, params)
     y = model(tfm.online_tokens(rewards))
-    return tfm.map_to_domain(y, model.cfg.domain, model.cfg.radius, model.cfg.ball_map)
+    return to_domain(y, model.cfg.domain, model.cfg.radius, model.cfg.ball_map)
 
 
 def online_raw_outputs(graphdef: nnx.GraphDef, params: PyTree, rewards: Array) -> Array:
@@ -399,7 +400,7 @@ def online_output_loss(raw: Array, target: Array, cfg: tfm.TransformerConfig) ->
     """The online SFT loss on outputs: mean over rounds of ``‖y_t − y*_t‖²``, a scalar.
 
     ``y*_t`` is the output that played the kept point ``target_t``
-    (:func:`rmft_jax.models.transformer.output_preimage`): during a rollout that is
+    (:func:`rmft_jax.domain.preimage`): during a rollout that is
     ``y_t + σ ε_t``, so this is ``−2σ² ×`` the log-likelihood (up to a constant) of the
     played output under the exploration policy ``N(y_t, σ² I)``. On the simplex both
     sides are centred (softmax ignores shifts along ``1``); on the ball it needs the
@@ -412,7 +413,7 @@ def online_output_loss(raw: Array, target: Array, cfg: tfm.TransformerConfig) ->
       cfg: the model's config (its ``domain``, ``radius``, ``ball_map``).
     """
     chex.assert_equal_shape([raw, target])
-    played = tfm.output_preimage(target, cfg.domain, cfg.radius, cfg.ball_map)
+    played = preimage(target, cfg.domain, cfg.radius, cfg.ball_map)
     if cfg.domain == "simplex":
         raw = raw - jnp.mean(raw, axis=-1, keepdims=True)
     return jnp.mean(jnp.sum((raw - played) ** 2, axis=-1))
@@ -429,7 +430,7 @@ def online_policy_loss(pred: Array, target: Array, domain: str) -> Array:
         ``"simplex"``: mean over rounds of the cross-entropy
         ``H(target, pred) = −Σ_i target_i log pred_i`` (with ``pred = softmax(y)``).
     """
-    _checks.choice("domain", domain, tfm.DOMAINS)
+    _checks.choice("domain", domain, DOMAINS)
     chex.assert_equal_shape([pred, target])
     if domain == "ball":
         return jnp.mean(jnp.sum((pred - target) ** 2, axis=-1))

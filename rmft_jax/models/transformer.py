@@ -9,7 +9,7 @@ output at round ``t`` is the decision for round ``t``:
   ``[one_hot(a_{t-1}), r_{t-1}·one_hot(a_{t-1}), start_flag]`` (``"per_arm"``, the
   reward in the pulled arm's slot), and the head gives ``K`` logits;
 * **online** (dimension ``d``): the token is ``[R_{t-1} (d), start_flag]`` and the head
-  gives ``y_t ∈ R^d``, mapped onto ``Π`` by :func:`map_to_domain` (projection onto the
+  gives ``y_t ∈ R^d``, mapped onto ``Π`` by :func:`rmft_jax.domain.to_domain` (projection onto the
   ball, softmax onto the simplex).
 
 Round 1 reads a *start token* (zeros but ``start_flag = 1``), so ``T`` rounds read
@@ -61,10 +61,10 @@ import jax.numpy as jnp
 from flax import nnx, struct
 
 from rmft_jax import _checks
-from rmft_jax.types import DOMAINS, Array, PyTree
+from rmft_jax.domain import BALL_MAPS, DOMAINS
+from rmft_jax.types import Array, PyTree
 
 TASKS = ("bandit", "online")
-BALL_MAPS = ("project", "tanh")
 # Bandit token layouts (see bandit_tokens): the reward in one shared slot, or in the pulled arm's slot.
 BANDIT_TOKENS = ("shared", "per_arm")
 # Masked attention logits: finite (not -inf) so the masked softmax stays NaN-free
@@ -92,7 +92,7 @@ class TransformerConfig:
         only): ``"project"``, the Euclidean projection, or ``"tanh"``,
         ``R tanh(‖y‖/R) y/‖y‖``, which maps ``R^d`` one-to-one onto the open ball,
         so a played point determines the output that played it
-        (:func:`output_preimage`).
+        (:func:`rmft_jax.domain.preimage`).
       bandit_token: layout of a bandit token (:func:`bandit_tokens`): ``"shared"``,
         ``[one_hot(a), r, start]``, or ``"per_arm"``, ``[one_hot(a), r·one_hot(a), start]``,
         the reward written in the pulled arm's slot (bandit only).
@@ -200,42 +200,6 @@ def online_token(reward: Array) -> Array:
 def start_token(token_dim: int) -> Array:
     """The token read before round 1: zeros with ``start_flag = 1`` (last entry)."""
     return jnp.zeros((token_dim,)).at[-1].set(1.0)
-
-
-def _norm(x: Array) -> Array:
-    """``‖x‖`` along the last axis (kept), floored at ``1e-15`` so its gradient stays finite at ``x = 0``."""
-    return jnp.sqrt(jnp.maximum(jnp.sum(x * x, axis=-1, keepdims=True), 1e-30))
-
-
-def map_to_domain(y: Array, domain: str, radius: float = 1.0, ball_map: str = "project") -> Array:
-    """``map_Π(y)`` along the last axis: onto the simplex ``softmax(y)``; onto the ball of
-    radius ``R = radius`` the Euclidean projection ``y · min(1, R/‖y‖)`` (``ball_map =
-    "project"``) or ``R tanh(‖y‖/R) y/‖y‖`` (``"tanh"``)."""
-    if domain == "simplex":
-        return jax.nn.softmax(y, axis=-1)
-    norm = _norm(y)
-    if ball_map == "tanh":
-        return y * (radius * jnp.tanh(norm / radius) / norm)
-    return y * (radius / jnp.maximum(norm, radius))
-
-
-def output_preimage(point: Array, domain: str, radius: float = 1.0, ball_map: str = "project") -> Array:
-    """The output ``y`` that :func:`map_to_domain` maps to ``point`` (last axis), where it is unique.
-
-    Simplex: ``log p`` centred (softmax determines ``y`` up to a constant along ``1``;
-    compare centred outputs). Ball with ``ball_map = "tanh"``: ``R artanh(‖p‖/R) p/‖p‖``.
-    The projection is not one-to-one on the sphere, so ``"project"`` is refused. Floors
-    keep the log and ``artanh`` finite where float32 saturated (``|y|`` beyond about 80
-    in logits, ``‖y‖/R`` beyond about 8 on the ball).
-    """
-    if domain == "simplex":
-        logp = jnp.log(jnp.maximum(point, 1e-30))
-        return logp - jnp.mean(logp, axis=-1, keepdims=True)
-    if ball_map != "tanh":
-        raise ValueError(f"ball_map: must be 'tanh' for the output of a played point of the ball to be unique (got {ball_map!r})")
-    norm = _norm(point)
-    ratio = jnp.minimum(norm / radius, 1.0 - 1e-7)
-    return point * (radius * jnp.arctanh(ratio) / norm)
 
 
 # --- the network ---------------------------------------------------------------------

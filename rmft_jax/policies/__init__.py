@@ -45,7 +45,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from rmft_jax.envs.bandit import UNIFORM_STD
+from rmft_jax.domain import UNIFORM_STD
 from rmft_jax.policies.bandit import UCB, BetaThompson, EpsilonGreedy, Exp3, GaussianThompson, Greedy, Uniform
 from rmft_jax.policies.bayes import ArmPrior, BayesUCB, KnowledgeGradient
 from rmft_jax.policies.nonstationary import (

@@ -59,7 +59,7 @@ import jax.numpy as jnp
 from jax.scipy import special
 
 from rmft_jax import _checks
-from rmft_jax.envs.bandit import UNIFORM_STD
+from rmft_jax.domain import UNIFORM_STD
 from rmft_jax.policies.bandit import ArmStats, BanditPolicy, check_arms
 from rmft_jax.types import Array
 

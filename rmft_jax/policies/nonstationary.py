@@ -24,7 +24,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from rmft_jax import _checks
-from rmft_jax.envs.bandit import UNIFORM_STD
+from rmft_jax.domain import UNIFORM_STD
 from rmft_jax.policies.bandit import (
     BanditPolicy,
     argmax_unplayed_first,

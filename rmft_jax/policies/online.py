@@ -30,8 +30,8 @@ import jax.numpy as jnp
 from flax import struct
 
 from rmft_jax import _checks
+from rmft_jax.domain import DOMAINS, project_ball
 from rmft_jax.policies.bandit import argmax_random_tie, tie_noise
-from rmft_jax.regret import DOMAINS
 from rmft_jax.types import FULL, ActionSpace, Array, Policy
 
 
@@ -58,12 +58,6 @@ class OnlinePolicy(Policy):
 
     def update(self, params, state: CumulativeReward, action, feedback) -> CumulativeReward:
         return CumulativeReward(state.total + feedback, state.t + 1)
-
-
-def project_ball(x: Array, radius: float) -> Array:
-    """Euclidean projection onto ``B(0, radius)``: ``x · min(1, radius/‖x‖)``."""
-    norm = jnp.linalg.norm(x)
-    return x * jnp.minimum(1.0, radius / jnp.maximum(norm, jnp.finfo(jnp.float32).tiny))
 
 
 def check_dim(policy) -> None:

@@ -39,7 +39,7 @@ from rmft_jax.theory.dynamics import DynamicsConfig, train_dynamics
 from rmft_jax.theory.fixed_point import EtaStar, eta_star
 from rmft_jax.theory.induced import induced_policies, measure_regret, regret_bound
 from rmft_jax.theory.loss import family_loss, loss_for_theory, sequence_loss
-from rmft_jax.theory.model import Effective, effective, init_lsa, lsa_outputs, map_to_policy
+from rmft_jax.theory.model import Effective, effective, init_lsa, lsa_outputs
 from rmft_jax.theory.report import plot_figure1, run_theory
 from rmft_jax.theory.rmft_lsa import LSAPolicy, LSARunConfig, PseudoRegretEnv, lsa_sft_loss, make_learner, run_config, training_env
 from rmft_jax.theory.rmft_lsa_report import plot_theory_rmft, run_theory_rmft
@@ -52,7 +52,6 @@ __all__ = [
     "make_labels",
     "init_lsa",
     "lsa_outputs",
-    "map_to_policy",
     "Effective",
     "effective",
     "sequence_loss",

@@ -18,7 +18,7 @@ import numpy as np
 from rmft_jax.envs import make_env
 from rmft_jax.metrics import fit_growth_exponent, trend_test
 from rmft_jax.regret import static_regret
-from rmft_jax.theory.model import map_to_policy
+from rmft_jax.domain import to_domain
 from rmft_jax.theory.setting import TheorySetting
 from rmft_jax.types import Array
 
@@ -33,7 +33,7 @@ def induced_policies(rewards: Array, eta: Array, domain: str, radius: float = 1.
     theory differentiates through ``map_Π`` and evaluates thousands of sequences at once.
     """
     S = jnp.cumsum(rewards, axis=0) - rewards
-    return map_to_policy(eta * S, domain, radius)
+    return to_domain(eta * S, domain, radius)
 
 
 def regret_bound(rewards: Array, eta: Array, domain: str, radius: float = 1.0) -> Array:

@@ -14,7 +14,8 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from rmft_jax.theory.model import lsa_outputs, map_to_policy
+from rmft_jax.domain import to_domain
+from rmft_jax.theory.model import lsa_outputs
 from rmft_jax.theory.setting import TheorySetting, make_labels, sample_batch
 from rmft_jax.types import Array
 
@@ -22,7 +23,7 @@ from rmft_jax.types import Array
 def pointwise_loss(g: Array, y: Array, domain: str, radius: float = 1.0) -> Array:
     """``ℓ(map_Π(g), y)`` per row: ``‖P_B(g) − y‖²`` (ball) or ``−⟨y, log softmax g⟩`` (simplex)."""
     if domain == "ball":
-        return jnp.sum((map_to_policy(g, domain, radius) - y) ** 2, axis=-1)
+        return jnp.sum((to_domain(g, domain, radius) - y) ** 2, axis=-1)
     return -jnp.sum(y * jax.nn.log_softmax(g, axis=-1), axis=-1)
 
 

@@ -69,23 +69,6 @@ def lsa_outputs(params: dict[str, Array], rewards: Array) -> Array:
     return jnp.cumsum(contrib, axis=0) - contrib  # exclusive prefix sum: s < t
 
 
-def map_to_policy(g: Array, domain: str, radius: float = 1.0) -> Array:
-    """``map_Π``: Euclidean projection onto ``B(0, radius)`` (ball) or softmax (simplex), row-wise.
-
-    The same function as :func:`rmft_jax.models.transformer.map_to_domain`, kept as its own
-    arithmetic on purpose: under ``jit`` XLA rewrites ``radius / sqrt(·)`` here into
-    ``radius · rsqrt(·)``, so about a third of the projected rows differ from the shared
-    form by 1–2 ulp (eagerly they agree bit for bit; so do the gradients), and calling it
-    would move every committed theory number in its last bits.
-    """
-    if domain == "ball":
-        # sqrt of a guarded square: the gradient stays finite at g = 0 (round 1 has no history)
-        n2 = jnp.sum(g * g, axis=-1, keepdims=True)
-        n = jnp.sqrt(jnp.where(n2 > 0, n2, 1.0))
-        return g * jnp.where(n2 > 0, jnp.minimum(1.0, radius / n), 1.0)
-    return jax.nn.softmax(g, axis=-1)
-
-
 class Effective(NamedTuple):
     """What Theorem 1 (our reconstruction) says about the parameters.
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from rmft_jax.regret import DOMAINS
+from rmft_jax.domain import DOMAINS
 from rmft_jax.results import check_writable, load_json, save_figure, save_json
 from rmft_jax.theory.dynamics import DynamicsConfig, train_dynamics
 from rmft_jax.theory.fixed_point import eta_star

@@ -37,10 +37,11 @@ from flax import struct
 
 from rmft_jax import _checks
 from rmft_jax.envs import OnlineEnv, make_env
-from rmft_jax.regret import DOMAINS, static_regret
+from rmft_jax.domain import DOMAINS, to_domain
+from rmft_jax.regret import static_regret
 from rmft_jax.rmft import Learner, RMFTConfig, init_state, iteration
 from rmft_jax.theory.loss import sequence_loss
-from rmft_jax.theory.model import effective, init_lsa, key_weights, map_to_policy, structured_params
+from rmft_jax.theory.model import effective, init_lsa, key_weights, structured_params
 from rmft_jax.theory.setting import LABELS, TheorySetting
 from rmft_jax.types import FULL, ActionSpace, Array, Episode, Policy, PyTree
 
@@ -132,7 +133,7 @@ class LSAPolicy(Policy):
     def act(self, params: PyTree, state: LSAState, noise: Array) -> Array:
         g = self.output(params, state)
         y = g if self.explore_std == 0.0 else g + self.explore_std * noise
-        return map_to_policy(y, self.domain, self.radius)
+        return to_domain(y, self.domain, self.radius)
 
     def update(self, params: PyTree, state: LSAState, action: Array, feedback: Array) -> LSAState:
         del params, action

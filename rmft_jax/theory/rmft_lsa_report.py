@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from matplotlib.figure import Figure
 
-from rmft_jax.regret import DOMAINS
+from rmft_jax.domain import DOMAINS
 from rmft_jax.results import atomic_write_bytes, check_writable, load_json, save_figure, save_json
 from rmft_jax.theory.fixed_point import eta_star
 from rmft_jax.theory.model import structured_params

@@ -22,7 +22,8 @@ from rmft_jax.rmft import select_lowest
 from rmft_jax.rollout import rollout_tasks, sample_tasks
 from rmft_jax.theory.induced import induced_policies
 from rmft_jax.theory.loss import family_loss, pointwise_loss
-from rmft_jax.theory.model import lsa_outputs, map_to_policy
+from rmft_jax.domain import to_domain
+from rmft_jax.theory.model import lsa_outputs
 from rmft_jax.theory.rmft_lsa import LSARunConfig, training_env
 from rmft_jax.theory.setting import TheorySetting, make_labels, sample_batch
 from rmft_jax.types import Array, PyTree
@@ -66,7 +67,7 @@ def one_step_map(eta: Array, key: Array, setting: TheorySetting, rollouts: int, 
     R = mu + setting.noise * jax.random.normal(k2, (batch, 1 if shared_rewards else rollouts, T, d))
     R = jnp.broadcast_to(R, (batch, rollouts, T, d))
     S = jnp.cumsum(R, axis=2) - R
-    pi = map_to_policy(eta * S + explore_std * jax.random.normal(k3, R.shape), dom, setting.radius)
+    pi = to_domain(eta * S + explore_std * jax.random.normal(k3, R.shape), dom, setting.radius)
     means = jnp.broadcast_to(mu, R.shape)
     reg = jax.vmap(jax.vmap(lambda m, p: static_regret(m, p, dom, setting.radius)[-1]))(means, pi)
     idx = jax.lax.top_k(-reg, keep)[1][:, :, None, None]
@@ -140,7 +141,7 @@ def pseudo_regret_and_loss(params: PyTree, key: Array, setting: TheorySetting, b
     mu, R = sample_batch(key, setting, batch)
     y = jax.vmap(lambda m, r: make_labels(m, r, setting.replace(labels="pseudo")))(mu, R)
     g = jax.vmap(lambda r: lsa_outputs(params, r))(R)
-    pi = map_to_policy(g, setting.domain, setting.radius)
+    pi = to_domain(g, setting.domain, setting.radius)
     loss = jnp.mean(pointwise_loss(g, y, setting.domain, setting.radius))
     means = jnp.broadcast_to(mu[:, None, :], R.shape)
     reg = jax.vmap(lambda m, p: static_regret(m, p, setting.domain, setting.radius)[-1])(means, pi)

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from rmft_jax import _checks
-from rmft_jax.regret import DOMAINS
+from rmft_jax.domain import DOMAINS
 from rmft_jax.types import Array
 
 LABELS = ("pseudo", "realised")
