@@ -60,9 +60,7 @@ def _fig2_block(horizons, progress: bool) -> dict:
         env = cfg.make_env(horizon=T)
         seed = 6000 + T
         methods = common.evaluate_baselines(env, list(METHODS), seed, runs, progress)
-        summary = {n: common.summary_row(m) for n, m in methods.items()}
-        for s in summary.values():
-            s["ratio_to_thompson"] = s["final_regret_mean"] / summary["thompson"]["final_regret_mean"]
+        summary = common.summaries_vs_thompson(methods)
         out[str(T)] = {"runs": runs, "seed": seed, "summary": summary,
                        "policies": {n: m["config"]["policy"] for n, m in methods.items()}}
     return out

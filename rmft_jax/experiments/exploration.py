@@ -154,9 +154,7 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
         }
         for T, runs in horizons:
             res = common.evaluate_model(cfg, learner, params, fig2_env(T), 4000 + T, runs, name, progress)
-            s = common.summary_row(res)
-            s["ratio_to_thompson"] = s["final_regret_mean"] / references[str(T)]["thompson"]["final_regret_mean"]
-            row["eval"][str(T)] = s
+            row["eval"][str(T)] = common.ratio_to_thompson(common.summary_row(res), references[str(T)]["thompson"])
         rows[name] = row
         curves[name] = [h["rollout_regret_mean"] for h in hist]
     payload = {

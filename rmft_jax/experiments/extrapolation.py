@@ -89,8 +89,7 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
         for T, runs in horizons:
             s = common.summary_row(common.evaluate_model(cfg, learner, params, exploration.fig2_env(T), seed(T), runs,
                                                          name, progress))
-            s["ratio_to_thompson"] = s["final_regret_mean"] / references[str(T)]["thompson"]["final_regret_mean"]
-            out[str(T)] = s
+            out[str(T)] = common.ratio_to_thompson(s, references[str(T)]["thompson"])
         return out
 
     students = {}

@@ -43,9 +43,7 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
             "base": common.evaluate_model(cfg, learner, learner.base_params, env, seed, runs, "base", progress),
         }
         methods.update(common.evaluate_baselines(env, list(METHODS[2:]), seed, runs, progress))
-        summary = {n: common.summary_row(m) for n, m in methods.items()}
-        for s in summary.values():
-            s["ratio_to_thompson"] = s["final_regret_mean"] / summary["thompson"]["final_regret_mean"]
+        summary = common.summaries_vs_thompson(methods)
         by_horizon[str(T)] = {
             "runs": runs,
             "seed": seed,
