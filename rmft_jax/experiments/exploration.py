@@ -178,26 +178,14 @@ def fig2_env(horizon: int):
 def table_rows(data: dict) -> dict[str, dict]:
     """One flat row per variant (and per reference baseline) for the markdown table."""
     hs = [str(h) for h, _ in data["setting"]["horizons"]]
+    thompson = {h: data["references"][h]["thompson"] for h in hs}
     out = {}
     for name, v in data["variants"].items():
-        r = {"train T": v["train_horizon"], "entropy": v["entropy_end"], "train s": v["train_s_recorded"],
-             "tilt kept / all": f"{v['tilt_trained']['kept']:+.2f} / {v['tilt_trained']['all']:+.2f}"}
-        for h in hs:
-            e = v["eval"][h]
-            r[f"regret T={h}"] = f"{e['final_regret_mean']:.2f} ± {e['final_regret_sem']:.2f}"
-            r[f"÷TS T={h}"] = e["ratio_to_thompson"]
-            r[f"SFF(T/2) T={h}"] = e["suff_fail_freq_half"]
-        r["β̂ T=" + hs[-1]] = v["eval"][hs[-1]]["beta_hat"]
-        out[name] = r
+        head = {"train T": v["train_horizon"], "entropy": v["entropy_end"], "train s": v["train_s_recorded"],
+                "tilt kept / all": f"{v['tilt_trained']['kept']:+.2f} / {v['tilt_trained']['all']:+.2f}"}
+        out[name] = head | plots.horizon_cells({h: v["eval"][h] for h in hs}, thompson, hs)
     for b in BASELINES:
-        r = {}
-        for h in hs:
-            e = data["references"][h][b]
-            r[f"regret T={h}"] = f"{e['final_regret_mean']:.2f} ± {e['final_regret_sem']:.2f}"
-            r[f"÷TS T={h}"] = e["final_regret_mean"] / data["references"][h]["thompson"]["final_regret_mean"]
-            r[f"SFF(T/2) T={h}"] = e["suff_fail_freq_half"]
-        r["β̂ T=" + hs[-1]] = data["references"][hs[-1]][b]["beta_hat"]
-        out[f"({b})"] = r
+        out[f"({b})"] = plots.horizon_cells({h: data["references"][h][b] for h in hs}, thompson, hs)
     return out
 
 

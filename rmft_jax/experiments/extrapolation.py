@@ -131,17 +131,10 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
 def table_rows(data: dict) -> dict[str, dict]:
     """One flat row per student, the RMFT model and each baseline (ratios to Thompson sampling on the same runs)."""
     hs = [str(h) for h, _ in data["setting"]["horizons"]]
-    last = hs[-1]
-    thompson = data["references"][last]["thompson"]["final_regret_mean"]
+    thompson = {h: data["references"][h]["thompson"] for h in hs}
 
     def row(head: dict, evals: dict) -> dict:
-        r = dict(head)
-        for h in hs:
-            r[f"regret T={h}"] = f"{evals[h]['final_regret_mean']:.2f} ± {evals[h]['final_regret_sem']:.2f}"
-        r[f"÷TS T={last}"] = evals[last]["final_regret_mean"] / thompson
-        r[f"SFF(T/2) T={last}"] = evals[last]["suff_fail_freq_half"]
-        r[f"β̂ T={last}"] = evals[last]["beta_hat"]
-        return r
+        return head | plots.horizon_cells({h: evals[h] for h in hs}, thompson, detail=hs[-1:])
 
     rmft_name = f"RMFT, T_train={data['rmft']['train_horizon']} ({RMFT_LABEL[data['mode']]})"
     out = {name: row({"T_train": v["train_horizon"], "heads": v["heads"]}, v["eval"]) | {"train s": v.get("train_s")}

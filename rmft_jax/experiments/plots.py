@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +94,31 @@ def plot_curves(series: dict[str, tuple[list, list]], paths: list[Path], xlabel:
     for p in paths:
         results.save_figure(fig, p, dpi=130)
     plt.close(fig)
+
+
+def plus_minus(mean: float, spread: float) -> str:
+    """The table cell ``mean ± spread`` (standard error or spread over seeds), two decimals."""
+    return f"{mean:.2f} ± {spread:.2f}"
+
+
+def horizon_cells(evals: dict[str, dict], thompson: dict[str, dict], detail: Collection[str]) -> dict:
+    """Table cells of one method evaluated at several horizons.
+
+    ``evals``: horizon -> the method's summary row there (``final_regret_mean``,
+    ``final_regret_sem``, ``suff_fail_freq_half``, ``beta_hat``), in table order;
+    ``thompson``: horizon -> Thompson sampling's row on the same runs. Cells: regret ± s.e.
+    at every horizon, followed at each horizon in ``detail`` by the regret ÷ Thompson's and
+    SuffFailFreq(T/2); last, β̂ at the last horizon.
+    """
+    cells = {}
+    for h, e in evals.items():
+        cells[f"regret T={h}"] = plus_minus(e["final_regret_mean"], e["final_regret_sem"])
+        if h in detail:
+            cells[f"÷TS T={h}"] = e["final_regret_mean"] / thompson[h]["final_regret_mean"]
+            cells[f"SFF(T/2) T={h}"] = e["suff_fail_freq_half"]
+    last = list(evals)[-1]
+    cells[f"β̂ T={last}"] = evals[last]["beta_hat"]
+    return cells
 
 
 def markdown_table(rows: dict[str, dict], columns: list[tuple[str, str]]) -> str:
