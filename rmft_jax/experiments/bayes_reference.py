@@ -119,16 +119,11 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
 
 def plot(results_path, out_dir="figures") -> None:
     """Regret ÷ Thompson's and SuffFailFreq(T/2) against T (Figure 2 setting); the 2-arm Bayes regrets vs the optimum."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     data = results.load_json(results_path)
     out = Path(out_dir)
     hs = sorted(data["fig2"], key=int)
     ts = [int(h) for h in hs]
-    fig, axes = plt.subplots(1, 3, figsize=(14, 3.9))
+    fig, axes = plots.subplots(1, 3, figsize=(14, 3.9))
     for i, name in enumerate(METHODS):
         c = COLORS.get(name, plots._color(name, i))
         col = lambda key: [data["fig2"][h]["summary"][name][key] for h in hs]  # noqa: E731

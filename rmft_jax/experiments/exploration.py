@@ -191,15 +191,10 @@ def table_rows(data: dict) -> dict[str, dict]:
 
 def plot(results_path, out_dir="figures") -> None:
     """Regret ÷ Thompson's and SuffFailFreq(T/2) against the evaluation horizon, per variant; the table."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     data = results.load_json(results_path)
     out = Path(out_dir)
     hs = [h for h, _ in data["setting"]["horizons"]]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    fig, axes = plots.subplots(1, 3, figsize=(15, 4.2))
     for name, v in data["variants"].items():
         axes[0].plot(hs, [v["eval"][str(h)]["ratio_to_thompson"] for h in hs], marker="o", label=name)
         axes[1].plot(hs, [v["eval"][str(h)]["suff_fail_freq_half"] for h in hs], marker="o", label=name)

@@ -146,16 +146,11 @@ def table_rows(data: dict) -> dict[str, dict]:
 
 def plot(results_path, out_dir="figures") -> None:
     """Regret ÷ Thompson's against the evaluation horizon, one line per student; and the table."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     data = results.load_json(results_path)
     out = Path(out_dir)
     hs = [str(h) for h, _ in data["setting"]["horizons"]]
     ts = [int(h) for h in hs]
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    fig, ax = plots.subplots(figsize=(6.5, 4.2))
     rows = {**data["students"], f"RMFT ({RMFT_LABEL[data['mode']]})": data["rmft"]}
     for i, (name, v) in enumerate(rows.items()):
         ratio = [v["eval"][h]["ratio_to_thompson"] for h in hs]

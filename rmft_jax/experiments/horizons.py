@@ -16,6 +16,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
+
 from rmft_jax import results
 from rmft_jax.config import TrainConfig
 from rmft_jax.experiments import common, fig2, plots
@@ -64,17 +66,11 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
 
 def plot(results_path, out_dir="figures") -> None:
     """Ratio to Thompson sampling, SuffFailFreq(T/2) and β̂ against T; regret curves at the longest T; the table."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
     data = results.load_json(results_path)
     out = Path(out_dir)
     hs = sorted(data["horizons"], key=int)
     ts = [int(h) for h in hs]
-    fig, axes = plt.subplots(1, 4, figsize=(17, 3.9))
+    fig, axes = plots.subplots(1, 4, figsize=(17, 3.9))
     for i, name in enumerate(METHODS):
         c = plots._color(name, i)
         col = lambda key: [data["horizons"][h]["summary"][name][key] for h in hs]  # noqa: E731

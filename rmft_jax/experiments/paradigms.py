@@ -328,17 +328,12 @@ steps dominate the cost.
 
 def plot(results_path, out_dir="figures") -> None:
     """Regret ÷ Thompson's and SuffFailFreq(T/2) against T, K·MinFrac(t) at T = 1000, shifted priors; the table."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     data = results.load_json(results_path)
     out = Path(out_dir)
     P, R = data["paradigms"], data["references"]
     methods = {**P, **{k: v for k, v in R.items() if k != "ucb"}}
     hs = [int(h) for h in HORIZONS]
-    fig, axes = plt.subplots(1, 4, figsize=(18, 4.2))
+    fig, axes = plots.subplots(1, 4, figsize=(18, 4.2))
     ts = R["thompson"]
     for name, e in methods.items():
         c, ref = COLOURS.get(name), name in R

@@ -27,6 +27,16 @@ def _color(name: str, i: int):
     return COLORS.get(name, plt.rcParams["axes.prop_cycle"].by_key()["color"][i % 10])
 
 
+def subplots(*args, **kwargs):
+    """``plt.subplots`` on the non-interactive Agg backend: figures are written to files, never shown."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(*args, **kwargs)
+
+
 def save_figure(fig, out_dir: Path, stem: str) -> None:
     """Write ``fig`` as ``out_dir/STEM.png`` and ``.pdf`` (tight layout, 130 dpi) and close it."""
     import matplotlib.pyplot as plt
@@ -42,14 +52,11 @@ def plot_methods(methods: dict[str, dict], paths: list[Path], title: str) -> Non
 
     ``methods`` maps a method name to its ``rmft evaluate``-style result dict.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     bandit = all(m.get("suff_fail_freq") is not None for m in methods.values())
     ncols = 4 if bandit else 2
-    fig, axes = plt.subplots(1, ncols, figsize=(4.2 * ncols, 3.6))
+    fig, axes = subplots(1, ncols, figsize=(4.2 * ncols, 3.6))
     names = list(methods)
     for i, name in enumerate(names):
         m, c = methods[name], _color(name, i)
@@ -78,12 +85,9 @@ def plot_methods(methods: dict[str, dict], paths: list[Path], title: str) -> Non
 
 def plot_curves(series: dict[str, tuple[list, list]], paths: list[Path], xlabel: str, ylabel: str, title: str, logx=False) -> None:
     """Simple line plot of ``{label: (x, y)}``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5, 3.6))
+    fig, ax = subplots(figsize=(5, 3.6))
     for i, (label, (x, y)) in enumerate(series.items()):
         ax.plot(x, y, marker="o" if len(x) < 12 else None, color=_color(label, i), label=label)
     if logx:
