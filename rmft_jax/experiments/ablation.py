@@ -105,14 +105,9 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
 
 
 def plot(results_path, out_dir="figures") -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     data = results.load_json(results_path)
     out = Path(out_dir)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig, axes = plots.subplots(1, 2, figsize=(11, 3.8))
     for name, c in data["curves"].items():
         it = np.asarray(c["iteration"])
         w = max(1, len(it) // 20)

@@ -60,9 +60,7 @@ def _fig2_block(horizons, progress: bool) -> dict:
         env = cfg.make_env(horizon=T)
         seed = 6000 + T
         methods = common.evaluate_baselines(env, list(METHODS), seed, runs, progress)
-        summary = {n: common.summary_row(m) for n, m in methods.items()}
-        for s in summary.values():
-            s["ratio_to_thompson"] = s["final_regret_mean"] / summary["thompson"]["final_regret_mean"]
+        summary = common.summaries_vs_thompson(methods)
         out[str(T)] = {"runs": runs, "seed": seed, "summary": summary,
                        "policies": {n: m["config"]["policy"] for n, m in methods.items()}}
     return out
@@ -121,16 +119,11 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
 
 def plot(results_path, out_dir="figures") -> None:
     """Regret ÷ Thompson's and SuffFailFreq(T/2) against T (Figure 2 setting); the 2-arm Bayes regrets vs the optimum."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     data = results.load_json(results_path)
     out = Path(out_dir)
     hs = sorted(data["fig2"], key=int)
     ts = [int(h) for h in hs]
-    fig, axes = plt.subplots(1, 3, figsize=(14, 3.9))
+    fig, axes = plots.subplots(1, 3, figsize=(14, 3.9))
     for i, name in enumerate(METHODS):
         c = COLORS.get(name, plots._color(name, i))
         col = lambda key: [data["fig2"][h]["summary"][name][key] for h in hs]  # noqa: E731

@@ -97,6 +97,18 @@ def summary_row(result: dict) -> dict[str, Any]:
     return row
 
 
+def ratio_to_thompson(row: dict, thompson: dict) -> dict:
+    """``row`` (a :func:`summary_row`) with ``ratio_to_thompson``: its mean final regret ÷ that of
+    ``thompson``, Thompson sampling's row on the same instances and seeds."""
+    return {**row, "ratio_to_thompson": row["final_regret_mean"] / thompson["final_regret_mean"]}
+
+
+def summaries_vs_thompson(methods: dict[str, dict]) -> dict[str, dict]:
+    """:func:`summary_row` of every method, each with its ratio to the ``"thompson"`` method among them."""
+    rows = {n: summary_row(m) for n, m in methods.items()}
+    return {n: ratio_to_thompson(r, rows["thompson"]) for n, r in rows.items()}
+
+
 def device_summary() -> str:
     d = jax.devices()[0]
     return f"{d.platform}:{d.device_kind}"

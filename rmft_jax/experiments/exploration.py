@@ -154,9 +154,7 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
         }
         for T, runs in horizons:
             res = common.evaluate_model(cfg, learner, params, fig2_env(T), 4000 + T, runs, name, progress)
-            s = common.summary_row(res)
-            s["ratio_to_thompson"] = s["final_regret_mean"] / references[str(T)]["thompson"]["final_regret_mean"]
-            row["eval"][str(T)] = s
+            row["eval"][str(T)] = common.ratio_to_thompson(common.summary_row(res), references[str(T)]["thompson"])
         rows[name] = row
         curves[name] = [h["rollout_regret_mean"] for h in hist]
     payload = {
@@ -180,40 +178,23 @@ def fig2_env(horizon: int):
 def table_rows(data: dict) -> dict[str, dict]:
     """One flat row per variant (and per reference baseline) for the markdown table."""
     hs = [str(h) for h, _ in data["setting"]["horizons"]]
+    thompson = {h: data["references"][h]["thompson"] for h in hs}
     out = {}
     for name, v in data["variants"].items():
-        r = {"train T": v["train_horizon"], "entropy": v["entropy_end"], "train s": v["train_s_recorded"],
-             "tilt kept / all": f"{v['tilt_trained']['kept']:+.2f} / {v['tilt_trained']['all']:+.2f}"}
-        for h in hs:
-            e = v["eval"][h]
-            r[f"regret T={h}"] = f"{e['final_regret_mean']:.2f} ± {e['final_regret_sem']:.2f}"
-            r[f"÷TS T={h}"] = e["ratio_to_thompson"]
-            r[f"SFF(T/2) T={h}"] = e["suff_fail_freq_half"]
-        r["β̂ T=" + hs[-1]] = v["eval"][hs[-1]]["beta_hat"]
-        out[name] = r
+        head = {"train T": v["train_horizon"], "entropy": v["entropy_end"], "train s": v["train_s_recorded"],
+                "tilt kept / all": f"{v['tilt_trained']['kept']:+.2f} / {v['tilt_trained']['all']:+.2f}"}
+        out[name] = head | plots.horizon_cells({h: v["eval"][h] for h in hs}, thompson, hs)
     for b in BASELINES:
-        r = {}
-        for h in hs:
-            e = data["references"][h][b]
-            r[f"regret T={h}"] = f"{e['final_regret_mean']:.2f} ± {e['final_regret_sem']:.2f}"
-            r[f"÷TS T={h}"] = e["final_regret_mean"] / data["references"][h]["thompson"]["final_regret_mean"]
-            r[f"SFF(T/2) T={h}"] = e["suff_fail_freq_half"]
-        r["β̂ T=" + hs[-1]] = data["references"][hs[-1]][b]["beta_hat"]
-        out[f"({b})"] = r
+        out[f"({b})"] = plots.horizon_cells({h: data["references"][h][b] for h in hs}, thompson, hs)
     return out
 
 
 def plot(results_path, out_dir="figures") -> None:
     """Regret ÷ Thompson's and SuffFailFreq(T/2) against the evaluation horizon, per variant; the table."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     data = results.load_json(results_path)
     out = Path(out_dir)
     hs = [h for h, _ in data["setting"]["horizons"]]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    fig, axes = plots.subplots(1, 3, figsize=(15, 4.2))
     for name, v in data["variants"].items():
         axes[0].plot(hs, [v["eval"][str(h)]["ratio_to_thompson"] for h in hs], marker="o", label=name)
         axes[1].plot(hs, [v["eval"][str(h)]["suff_fail_freq_half"] for h in hs], marker="o", label=name)

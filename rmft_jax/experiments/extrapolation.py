@@ -89,8 +89,7 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
         for T, runs in horizons:
             s = common.summary_row(common.evaluate_model(cfg, learner, params, exploration.fig2_env(T), seed(T), runs,
                                                          name, progress))
-            s["ratio_to_thompson"] = s["final_regret_mean"] / references[str(T)]["thompson"]["final_regret_mean"]
-            out[str(T)] = s
+            out[str(T)] = common.ratio_to_thompson(s, references[str(T)]["thompson"])
         return out
 
     students = {}
@@ -132,17 +131,10 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
 def table_rows(data: dict) -> dict[str, dict]:
     """One flat row per student, the RMFT model and each baseline (ratios to Thompson sampling on the same runs)."""
     hs = [str(h) for h, _ in data["setting"]["horizons"]]
-    last = hs[-1]
-    thompson = data["references"][last]["thompson"]["final_regret_mean"]
+    thompson = {h: data["references"][h]["thompson"] for h in hs}
 
     def row(head: dict, evals: dict) -> dict:
-        r = dict(head)
-        for h in hs:
-            r[f"regret T={h}"] = f"{evals[h]['final_regret_mean']:.2f} ± {evals[h]['final_regret_sem']:.2f}"
-        r[f"÷TS T={last}"] = evals[last]["final_regret_mean"] / thompson
-        r[f"SFF(T/2) T={last}"] = evals[last]["suff_fail_freq_half"]
-        r[f"β̂ T={last}"] = evals[last]["beta_hat"]
-        return r
+        return head | plots.horizon_cells({h: evals[h] for h in hs}, thompson, detail=hs[-1:])
 
     rmft_name = f"RMFT, T_train={data['rmft']['train_horizon']} ({RMFT_LABEL[data['mode']]})"
     out = {name: row({"T_train": v["train_horizon"], "heads": v["heads"]}, v["eval"]) | {"train s": v.get("train_s")}
@@ -154,16 +146,11 @@ def table_rows(data: dict) -> dict[str, dict]:
 
 def plot(results_path, out_dir="figures") -> None:
     """Regret ÷ Thompson's against the evaluation horizon, one line per student; and the table."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     data = results.load_json(results_path)
     out = Path(out_dir)
     hs = [str(h) for h, _ in data["setting"]["horizons"]]
     ts = [int(h) for h in hs]
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    fig, ax = plots.subplots(figsize=(6.5, 4.2))
     rows = {**data["students"], f"RMFT ({RMFT_LABEL[data['mode']]})": data["rmft"]}
     for i, (name, v) in enumerate(rows.items()):
         ratio = [v["eval"][h]["ratio_to_thompson"] for h in hs]

@@ -16,6 +16,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
+
 from rmft_jax import results
 from rmft_jax.config import TrainConfig
 from rmft_jax.experiments import common, fig2, plots
@@ -43,9 +45,7 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
             "base": common.evaluate_model(cfg, learner, learner.base_params, env, seed, runs, "base", progress),
         }
         methods.update(common.evaluate_baselines(env, list(METHODS[2:]), seed, runs, progress))
-        summary = {n: common.summary_row(m) for n, m in methods.items()}
-        for s in summary.values():
-            s["ratio_to_thompson"] = s["final_regret_mean"] / summary["thompson"]["final_regret_mean"]
+        summary = common.summaries_vs_thompson(methods)
         by_horizon[str(T)] = {
             "runs": runs,
             "seed": seed,
@@ -66,17 +66,11 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
 
 def plot(results_path, out_dir="figures") -> None:
     """Ratio to Thompson sampling, SuffFailFreq(T/2) and β̂ against T; regret curves at the longest T; the table."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
     data = results.load_json(results_path)
     out = Path(out_dir)
     hs = sorted(data["horizons"], key=int)
     ts = [int(h) for h in hs]
-    fig, axes = plt.subplots(1, 4, figsize=(17, 3.9))
+    fig, axes = plots.subplots(1, 4, figsize=(17, 3.9))
     for i, name in enumerate(METHODS):
         c = plots._color(name, i)
         col = lambda key: [data["horizons"][h]["summary"][name][key] for h in hs]  # noqa: E731

@@ -111,14 +111,9 @@ def _train_until(cfg, learner, step, state, more: int):
 
 
 def plot(results_path, out_dir="figures") -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     data = results.load_json(results_path)
     out = Path(out_dir)
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    fig, axes = plots.subplots(1, 3, figsize=(13, 3.6))
     c = data["regret_vs_iteration"]
     axes[0].errorbar(c["iteration"], c["regret_mean"], yerr=[2 * s for s in c["regret_sem"]], marker="o", color="#d62728")
     axes[0].set(xlabel="RMFT iteration", ylabel=f"regret at T={data['eval']['horizon']}", title="regret vs iteration (±2 s.e.)")

@@ -166,7 +166,7 @@ def ablation_table(data: dict) -> str:
             cells = []
             for h in horizons:
                 r, ref = per[h], block["horizons"][h]["summary"][tuned]["final_regret_mean"]
-                cells.append(f"{r['final_regret_mean']:.2f} ± {r['final_regret_sem']:.2f} | {r['final_regret_mean'] / ref:.2f}")
+                cells.append(plots.plus_minus(r["final_regret_mean"], r["final_regret_sem"]) + f" | {r['final_regret_mean'] / ref:.2f}")
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
         parts.append(f"## {env_key} ablation: what the SFT step fits\n\n" + "\n".join(lines) + "\n")
     return "\n".join(parts)

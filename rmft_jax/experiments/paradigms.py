@@ -221,8 +221,9 @@ def table_rows(data: dict) -> dict[str, dict]:
     rows = {}
     for group in ("paradigms", "references"):
         for name, e in data[group].items():
-            pm = lambda h, e=e: f"{e['regret'][h]:.2f} ± {e['regret_spread'][h]:.2f}"  # noqa: E731
-            sh = lambda ev, e=e: f"{e['shifted'][ev]['regret']['100']:.2f} ± {e['shifted'][ev]['regret_spread']['100']:.2f}"  # noqa: E731
+            pm = lambda h, e=e: plots.plus_minus(e["regret"][h], e["regret_spread"][h])  # noqa: E731
+            sh = lambda ev, e=e: plots.plus_minus(  # noqa: E731
+                e["shifted"][ev]["regret"]["100"], e["shifted"][ev]["regret_spread"]["100"])
             rows[name if group == "paradigms" else f"({name})"] = {
                 "T=25": pm("25"), "T=100": pm("100"), "T=1000": pm("1000"),
                 "÷TS T=1000": e["ratio_to_thompson"]["1000"],
@@ -327,17 +328,12 @@ steps dominate the cost.
 
 def plot(results_path, out_dir="figures") -> None:
     """Regret ÷ Thompson's and SuffFailFreq(T/2) against T, K·MinFrac(t) at T = 1000, shifted priors; the table."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     data = results.load_json(results_path)
     out = Path(out_dir)
     P, R = data["paradigms"], data["references"]
     methods = {**P, **{k: v for k, v in R.items() if k != "ucb"}}
     hs = [int(h) for h in HORIZONS]
-    fig, axes = plt.subplots(1, 4, figsize=(18, 4.2))
+    fig, axes = plots.subplots(1, 4, figsize=(18, 4.2))
     ts = R["thompson"]
     for name, e in methods.items():
         c, ref = COLOURS.get(name), name in R

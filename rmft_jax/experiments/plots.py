@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,16 @@ def _color(name: str, i: int):
     return COLORS.get(name, plt.rcParams["axes.prop_cycle"].by_key()["color"][i % 10])
 
 
+def subplots(*args, **kwargs):
+    """``plt.subplots`` on the non-interactive Agg backend: figures are written to files, never shown."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(*args, **kwargs)
+
+
 def save_figure(fig, out_dir: Path, stem: str) -> None:
     """Write ``fig`` as ``out_dir/STEM.png`` and ``.pdf`` (tight layout, 130 dpi) and close it."""
     import matplotlib.pyplot as plt
@@ -41,14 +52,11 @@ def plot_methods(methods: dict[str, dict], paths: list[Path], title: str) -> Non
 
     ``methods`` maps a method name to its ``rmft evaluate``-style result dict.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     bandit = all(m.get("suff_fail_freq") is not None for m in methods.values())
     ncols = 4 if bandit else 2
-    fig, axes = plt.subplots(1, ncols, figsize=(4.2 * ncols, 3.6))
+    fig, axes = subplots(1, ncols, figsize=(4.2 * ncols, 3.6))
     names = list(methods)
     for i, name in enumerate(names):
         m, c = methods[name], _color(name, i)
@@ -77,12 +85,9 @@ def plot_methods(methods: dict[str, dict], paths: list[Path], title: str) -> Non
 
 def plot_curves(series: dict[str, tuple[list, list]], paths: list[Path], xlabel: str, ylabel: str, title: str, logx=False) -> None:
     """Simple line plot of ``{label: (x, y)}``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5, 3.6))
+    fig, ax = subplots(figsize=(5, 3.6))
     for i, (label, (x, y)) in enumerate(series.items()):
         ax.plot(x, y, marker="o" if len(x) < 12 else None, color=_color(label, i), label=label)
     if logx:
@@ -93,6 +98,31 @@ def plot_curves(series: dict[str, tuple[list, list]], paths: list[Path], xlabel:
     for p in paths:
         results.save_figure(fig, p, dpi=130)
     plt.close(fig)
+
+
+def plus_minus(mean: float, spread: float) -> str:
+    """The table cell ``mean ± spread`` (standard error or spread over seeds), two decimals."""
+    return f"{mean:.2f} ± {spread:.2f}"
+
+
+def horizon_cells(evals: dict[str, dict], thompson: dict[str, dict], detail: Collection[str]) -> dict:
+    """Table cells of one method evaluated at several horizons.
+
+    ``evals``: horizon -> the method's summary row there (``final_regret_mean``,
+    ``final_regret_sem``, ``suff_fail_freq_half``, ``beta_hat``), in table order;
+    ``thompson``: horizon -> Thompson sampling's row on the same runs. Cells: regret ± s.e.
+    at every horizon, followed at each horizon in ``detail`` by the regret ÷ Thompson's and
+    SuffFailFreq(T/2); last, β̂ at the last horizon.
+    """
+    cells = {}
+    for h, e in evals.items():
+        cells[f"regret T={h}"] = plus_minus(e["final_regret_mean"], e["final_regret_sem"])
+        if h in detail:
+            cells[f"÷TS T={h}"] = e["final_regret_mean"] / thompson[h]["final_regret_mean"]
+            cells[f"SFF(T/2) T={h}"] = e["suff_fail_freq_half"]
+    last = list(evals)[-1]
+    cells[f"β̂ T={last}"] = evals[last]["beta_hat"]
+    return cells
 
 
 def markdown_table(rows: dict[str, dict], columns: list[tuple[str, str]]) -> str:

@@ -272,6 +272,13 @@ def table_markdown(res: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _eta_ratio_axes(ax, title: str, line_label: str = "η*") -> None:
+    """Finish a panel of ``η_eff / η*`` against the RMFT iteration: the line at ``η*``, log scale, labels, legend."""
+    ax.axhline(1.0, color="k", ls=":", lw=1.2, label=line_label)
+    ax.set(yscale="log", title=f"{title}\nsolid: random init; dashed: start at η*", xlabel="RMFT iteration", ylabel="η_eff / η*")
+    ax.legend(fontsize=7)
+
+
 def plot_theory_rmft(results_path: str | Path, out_dir: str | Path) -> list[Path]:
     """``theory_rmft.{png,pdf}`` and ``theory_rmft.md``, drawn only from the saved JSON."""
     res = load_json(results_path)
@@ -295,32 +302,26 @@ def plot_theory_rmft(results_path: str | Path, out_dir: str | Path) -> list[Path
             for j, st in enumerate(r["start"]):
                 a.plot(it, y[j], color=color, ls=ls or styles[st], lw=lw, label=f"{label}" if j == 0 else None)
 
+        def realised(a, shared: bool):
+            # the realised-regret ranking's runs, with independent or with shared rewards
+            prefix = "shared, " if shared else ""
+            for n, r in runs.items():
+                if r["config"]["labels"] == "realised" and _shared(r) == shared:
+                    curves(a, n, f"{prefix}L = {r['config']['rollouts']}, k = 1, realised-regret ranking", "C7")
+
         for i, (L, n) in enumerate(by_L):
             curves(ax[0], n, f"L = {L}, k = 1", f"C{i}")
-        ax[0].axhline(1.0, color="k", ls=":", lw=1.2, label="η* (loss-for-theory)")
-        ax[0].set(yscale="log", title=f"{title}: η_eff/η* (k = 1), independent rewards\nsolid: random init; dashed: start at η*",
-                  xlabel="RMFT iteration", ylabel="η_eff / η*")
-        ax[0].legend(fontsize=7)
+        _eta_ratio_axes(ax[0], f"{title}: η_eff/η* (k = 1), independent rewards", "η* (loss-for-theory)")
         for i, (k, n) in enumerate(by_k):
             curves(ax[1], n, f"L = {runs[n]['config']['rollouts']}, k = {k}", f"C{i + 3}")
-        for n, r in runs.items():
-            if r["config"]["labels"] == "realised" and not _shared(r):
-                curves(ax[1], n, f"L = {r['config']['rollouts']}, k = 1, realised-regret ranking", "C7")
-        ax[1].axhline(1.0, color="k", ls=":", lw=1.2, label="η*")
-        ax[1].set(yscale="log", title=f"{title}: η_eff/η* (vary k), independent rewards\nsolid: random init; dashed: start at η*",
-                  xlabel="RMFT iteration", ylabel="η_eff / η*")
-        ax[1].legend(fontsize=7)
+        realised(ax[1], shared=False)
+        _eta_ratio_axes(ax[1], f"{title}: η_eff/η* (vary k), independent rewards")
         for i, (L, n) in enumerate(by_L_sh):
             curves(ax[2], n, f"shared, L = {L}, k = 1", f"C{i}")
-        for n, r in runs.items():
-            if r["config"]["labels"] == "realised" and _shared(r):
-                curves(ax[2], n, f"shared, L = {r['config']['rollouts']}, k = 1, realised-regret ranking", "C7")
+        realised(ax[2], shared=True)
         if by_L:
             curves(ax[2], by_L[-1][1], f"independent, L = {by_L[-1][0]}, k = 1 (for comparison)", "0.6", lw=0.8)
-        ax[2].axhline(1.0, color="k", ls=":", lw=1.2, label="η*")
-        ax[2].set(yscale="log", title=f"{title}: η_eff/η*, SHARED rewards (no selection tilt)\nsolid: random init; dashed: start at η*",
-                  xlabel="RMFT iteration", ylabel="η_eff / η*")
-        ax[2].legend(fontsize=7)
+        _eta_ratio_axes(ax[2], f"{title}: η_eff/η*, SHARED rewards (no selection tilt)")
         for i, (L, n) in enumerate(by_L):
             curves(ax[3], n, f"offdiag, L = {L}", f"C{i}", key="offdiag_norm")
             curves(ax[3], n, f"vanishing, L = {L}", f"C{i}", key="vanishing_norm", ls=":")
