@@ -70,7 +70,7 @@ def worker(result: str, quick: bool, iterations: int, repeats: int) -> None:
     from rmft_jax.training import build_learner, iteration_key
 
     tcfg = TrainConfig.from_dict(fig2.QUICK_TRAIN if quick else fig2.TRAIN)
-    env, cfg = tcfg.make_env(), tcfg.rmft
+    env, cfg = tcfg.environment, tcfg.rmft
     learner = build_learner(tcfg)
     mesh = sharding.resolve_mesh(None)
     shard = (lambda tree: tree) if mesh is None else functools.partial(sharding.constrain_batch, mesh=mesh)
@@ -144,7 +144,7 @@ def sft_fraction(quick: bool, repeats: int, matmul_n: int) -> dict:
     from rmft_jax.training import build_learner
 
     tcfg = TrainConfig.from_dict(fig2.QUICK_TRAIN if quick else fig2.TRAIN)
-    env, cfg, mcfg = tcfg.make_env(), tcfg.rmft, tcfg.model_config()
+    env, cfg, mcfg = tcfg.environment, tcfg.rmft, tcfg.transformer
     learner = build_learner(tcfg)
     state = rmft.init_state(env, cfg, learner)
     key = jax.random.key(1)

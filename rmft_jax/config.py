@@ -12,7 +12,7 @@ A config file is JSON with four sections and a seed::
 Missing keys take the defaults of :class:`rmft_jax.envs` /
 :class:`rmft_jax.models.transformer.TransformerConfig` / :class:`rmft_jax.rmft.RMFTConfig`;
 unknown keys and values of the wrong type are one-line ``ValueError``s that name
-the key (``config.rmft.keep: ...``). The model's ``task`` and ``actions`` are
+the key (``config.rmft.keep: ...``). The model's ``feedback`` and ``actions`` are
 derived from the environment. ``rng`` names the generator the run draws with
 (:mod:`rmft_jax.generator`); left out, it is the active one (``threefry2x32`` unless
 ``--rng`` / :func:`rmft_jax.generator.use` chose another), and it is written out only
@@ -30,7 +30,7 @@ from rmft_jax import _checks, generator
 from rmft_jax.envs import ENV_NAMES, make_env
 from rmft_jax.models.transformer import TransformerConfig
 from rmft_jax.rmft import RMFTConfig
-from rmft_jax.types import BANDIT, Environment
+from rmft_jax.types import FULL, Environment
 
 SECTIONS = ("env", "model", "rmft", "eval", "seed", "rng")
 LATER_DEFAULTS = {"shared_env_noise": False, "selection": "final", "selection_horizon": 0, "online_target": "policy"}
@@ -44,13 +44,21 @@ class EvalConfig:
     runs: int = 1000
 
     def __post_init__(self):
-        object.__setattr__(self, "horizon", _checks.integer("horizon", self.horizon, 0))
-        object.__setattr__(self, "runs", _checks.integer("runs", self.runs, 1))
+        _checks.validate(self, horizon=_checks.at_least(0), runs=_checks.at_least(1))
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Everything ``rmft train`` needs; equal configs hash equal (it is a static jit argument)."""
+    """Everything ``rmft train`` needs; equal configs hash equal (it is a static jit argument).
+
+    Resolved once, on construction: the environment is built from ``env`` and the
+    model's :class:`TransformerConfig` from ``model`` and that environment (its
+    ``feedback`` and ``actions``, and for online learning its ``domain`` and ``radius``
+    unless given), every field checked on the way; an invalid section is a one-line
+    ``ValueError`` naming ``config.<section>.<key>``. :attr:`environment` and
+    :attr:`transformer` are those objects (not fields: equality and hashing see the
+    sections only).
+    """
 
     env: tuple[tuple[str, Any], ...]  # (("name", "mab"), ("arms", 5), ...) hashable form
     model: tuple[tuple[str, Any], ...]
@@ -58,28 +66,38 @@ class TrainConfig:
     eval: EvalConfig
     seed: int
     rng: str = generator.DEFAULT  # the generator's name (rmft_jax.generator.GENERATORS)
+    # resolved from the sections in __post_init__ (not compared, hashed or printed)
+    environment: Environment = dataclasses.field(init=False, compare=False, repr=False)
+    transformer: TransformerConfig = dataclasses.field(init=False, compare=False, repr=False)
 
-    # --- derived objects -------------------------------------------------------------
-    def make_env(self, horizon: int | None = None) -> Environment:
+    def __post_init__(self):
+        environment = _resolve_env(dict(self.env))
+        env = dict(self.env)
+        env.setdefault("horizon", environment.horizon)  # saved with the horizon it runs at
+        object.__setattr__(self, "env", tuple(sorted(env.items())))
+        transformer = _resolve_model(dict(self.model), environment)
+        if self.rmft.online_target == "outputs" and (
+            transformer.feedback != FULL or transformer.domain == "ball" and transformer.ball_map != "tanh"
+        ):
+            _checks.fail(
+                "config.rmft.online_target",
+                "'outputs' only for an online model on the simplex, or on the ball with model.ball_map = 'tanh'",
+                self.rmft.online_target,
+            )
+        object.__setattr__(self, "environment", environment)
+        object.__setattr__(self, "transformer", transformer)
+
+    # --- the resolved objects ---------------------------------------------------------
+    def env_at(self, horizon: int) -> Environment:
+        """The run's environment (:attr:`environment`) at another ``horizon``."""
+        if horizon == self.environment.horizon:
+            return self.environment
         fields = dict(self.env)
-        name = fields.pop("name")
-        if horizon is not None:
-            fields["horizon"] = horizon
-        return make_env(name, **fields)
-
-    def model_config(self):
-        env = self.make_env()
-        fields = dict(self.model)
-        fields["task"] = "bandit" if env.feedback == BANDIT else "online"
-        fields["actions"] = env.num_actions
-        if fields["task"] == "online":
-            fields.setdefault("domain", env.domain)
-            fields.setdefault("radius", env.radius)
-        return TransformerConfig(**fields)
+        return make_env(fields.pop("name"), **{**fields, "horizon": horizon})
 
     @property
     def eval_horizon(self) -> int:
-        return self.eval.horizon or dict(self.env)["horizon"]
+        return self.eval.horizon or self.environment.horizon
 
     # --- (de)serialisation ---------------------------------------------------------
     def to_dict(self) -> dict:
@@ -109,44 +127,15 @@ class TrainConfig:
                 _checks.fail(f"config.{key}", "one of the sections " + ", ".join(SECTIONS), key)
         env = _section(d, "env")
         env.setdefault("name", "mab")
-        if env["name"] not in ENV_NAMES:
-            _checks.fail("config.env.name", "one of " + ", ".join(ENV_NAMES), env["name"])
-        if "means" in env and env["means"] is not None:
-            if not isinstance(env["means"], (list, tuple)):
-                _checks.fail("config.env.means", "a list of numbers, one per arm", env["means"])
-            env["means"] = tuple(env["means"])
-        try:
-            fields = dict(env)
-            built = make_env(fields.pop("name"), **fields)
-        except ValueError as e:
-            raise ValueError(f"config.env.{e}") from None
-        except TypeError as e:  # an unknown key, or a value of a type no check expected
-            raise ValueError(f"config.env: must hold known keys with values of the right type ({e})") from None
-        if "horizon" not in env:
-            env["horizon"] = built.horizon
+        if "means" in env and isinstance(env["means"], list):
+            env["means"] = tuple(env["means"])  # hashable, as the config is a static jit argument
         model = _section(d, "model")
-        for derived in ("task", "actions"):
-            if derived in model:
-                _checks.fail(f"config.model.{derived}", "left out (it is derived from the environment)", model[derived])
         rmft = _build(RMFTConfig, _section(d, "rmft"), "rmft")
         ev = _build(EvalConfig, _section(d, "eval"), "eval")
         seed = _checks.seed("config.seed", d.get("seed", 0))
         rng = generator.check(d["rng"] if "rng" in d else generator.current(), "config.rng")
-        cfg = cls(env=tuple(sorted(env.items())), model=tuple(sorted(model.items())), rmft=rmft, eval=ev, seed=seed,
-                  rng=rng)
-        try:
-            mcfg = cfg.model_config()
-        except ValueError as e:
-            raise ValueError(f"config.model.{e}") from None
-        except TypeError as e:
-            raise ValueError(f"config.model: unknown setting ({e})") from None
-        if rmft.online_target == "outputs" and (mcfg.task != "online" or mcfg.domain == "ball" and mcfg.ball_map != "tanh"):
-            _checks.fail(
-                "config.rmft.online_target",
-                "'outputs' only for an online model on the simplex, or on the ball with model.ball_map = 'tanh'",
-                rmft.online_target,
-            )
-        return cfg
+        return cls(env=tuple(sorted(env.items())), model=tuple(sorted(model.items())), rmft=rmft, eval=ev, seed=seed,
+                   rng=rng)
 
     @classmethod
     def load(cls, path: str | Path) -> "TrainConfig":
@@ -173,6 +162,39 @@ class TrainConfig:
                 _checks.fail("set", "of the form section.key=value with section in env, model, rmft, eval", dotted)
             d[section][key] = value
         return TrainConfig.from_dict(d)
+
+
+def _resolve_env(fields: dict) -> Environment:
+    """The environment of a config's ``env`` section, or a one-line ``config.env.*`` error."""
+    name = fields.pop("name", "mab")
+    if name not in ENV_NAMES:
+        _checks.fail("config.env.name", "one of " + ", ".join(ENV_NAMES), name)
+    if fields.get("means") is not None and not isinstance(fields["means"], (list, tuple)):
+        _checks.fail("config.env.means", "a list of numbers, one per arm", fields["means"])
+    try:
+        return make_env(name, **fields)
+    except ValueError as e:
+        raise ValueError(f"config.env.{e}") from None
+    except TypeError as e:  # a value of a type no check expected
+        raise ValueError(f"config.env: must hold known keys with values of the right type ({e})") from None
+
+
+def _resolve_model(fields: dict, env: Environment) -> TransformerConfig:
+    """The model's config: the ``model`` section with what the environment decides (feedback,
+    actions; for online learning the domain and radius unless given), or a ``config.model.*`` error."""
+    for derived in ("feedback", "actions"):
+        if derived in fields:
+            _checks.fail(f"config.model.{derived}", "left out (it is derived from the environment)", fields[derived])
+    fields.update(feedback=env.feedback, actions=env.num_actions)
+    if env.feedback == FULL:
+        fields.setdefault("domain", env.domain)
+        fields.setdefault("radius", env.radius)
+    try:
+        return TransformerConfig(**fields)
+    except ValueError as e:
+        raise ValueError(f"config.model.{e}") from None
+    except TypeError as e:
+        raise ValueError(f"config.model: unknown setting ({e})") from None
 
 
 def _section(d: dict, name: str) -> dict:

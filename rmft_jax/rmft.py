@@ -108,31 +108,32 @@ class RMFTConfig:
     online_target: str = "policy"
 
     def __post_init__(self):
-        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
-        set_("tasks", _checks.integer("tasks", self.tasks, 1))
-        set_("rollouts", _checks.integer("rollouts", self.rollouts, 1))
-        set_("keep", _checks.integer("keep", self.keep, 1))
+        positive = _checks.number(low=0.0, low_open=True)
+        _checks.validate(
+            self,
+            tasks=_checks.at_least(1),
+            rollouts=_checks.at_least(1),
+            keep=_checks.at_least(1),
+            iterations=_checks.at_least(0),
+            sft_steps=_checks.at_least(1),
+            batch_size=_checks.at_least(0),
+            learning_rate=positive,
+            weight_decay=_checks.number(low=0.0),
+            grad_clip=positive,
+            temperature=positive,
+            explore_std=_checks.number(low=0.0),
+            buffer_iterations=_checks.at_least(1),
+            warm_start=_checks.boolean,
+            entropy_bonus=_checks.number(low=0.0),
+            shared_env_noise=_checks.boolean,
+            selection=_checks.one_of(SELECTIONS),
+            selection_horizon=_checks.at_least(0),
+            online_target=_checks.one_of(ONLINE_TARGETS),
+        )
         if self.keep > self.rollouts:
             _checks.fail("keep", f"<= rollouts = {self.rollouts}", self.keep)
-        set_("iterations", _checks.integer("iterations", self.iterations, 0))
-        set_("sft_steps", _checks.integer("sft_steps", self.sft_steps, 1))
-        set_("batch_size", _checks.integer("batch_size", self.batch_size, 0))
-        set_("learning_rate", _checks.real("learning_rate", self.learning_rate, low=0.0, low_open=True))
-        set_("weight_decay", _checks.real("weight_decay", self.weight_decay, low=0.0))
-        set_("grad_clip", _checks.real("grad_clip", self.grad_clip, low=0.0, low_open=True))
-        set_("temperature", _checks.real("temperature", self.temperature, low=0.0, low_open=True))
-        set_("explore_std", _checks.real("explore_std", self.explore_std, low=0.0))
-        set_("buffer_iterations", _checks.integer("buffer_iterations", self.buffer_iterations, 1))
-        if not isinstance(self.warm_start, bool):
-            _checks.fail("warm_start", "true or false", self.warm_start)
-        set_("entropy_bonus", _checks.real("entropy_bonus", self.entropy_bonus, low=0.0))
-        if not isinstance(self.shared_env_noise, bool):
-            _checks.fail("shared_env_noise", "true or false", self.shared_env_noise)
-        _checks.choice("selection", self.selection, SELECTIONS)
-        set_("selection_horizon", _checks.integer("selection_horizon", self.selection_horizon, 0))
         if (self.selection == "extrapolated") != (self.selection_horizon > 0):
             _checks.fail("selection_horizon", "> 0 with selection 'extrapolated' and 0 otherwise", self.selection_horizon)
-        _checks.choice("online_target", self.online_target, ONLINE_TARGETS)
 
     @property
     def buffer_size(self) -> int:

@@ -67,7 +67,7 @@ def sweep_seeds(cfg, seeds: Sequence[int] | Array, learner: rmft.Learner | None 
             raise ValueError(f"learning_rates: must be a 1-D sequence of positive numbers (got {got})")
     mesh = sharding.resolve_mesh(devices)
     args = (seeds,) if rates is None else (seeds, jnp.asarray(rates))
-    sweep = _sweep(cfg.make_env(), cfg.rmft, cfg.model_config(), learner.policy, learner.loss, rates is not None)
+    sweep = _sweep(cfg.environment, cfg.rmft, cfg.transformer, learner.policy, learner.loss, rates is not None)
     if mesh is None:
         return sweep(*args)
     spec = _cell_spec(mesh, len(seeds), None if rates is None else len(rates))

@@ -19,16 +19,28 @@ they all reach since they run the same loop.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+from tqdm.auto import tqdm
 
-from rmft_jax import checkpoint, distributed, generator, sharding
+from rmft_jax import _checks, checkpoint, distributed, generator, sharding
 from rmft_jax.config import TrainConfig
+from rmft_jax.models.policy import (
+    BanditTransformerPolicy,
+    OnlineTransformerPolicy,
+    bandit_log_probs,
+    online_output_loss,
+    online_outputs,
+    online_policy_loss,
+    online_raw_outputs,
+)
 from rmft_jax.models.transformer import init_model
+from rmft_jax.results import check_directory, to_jsonable
 from rmft_jax.rmft import Learner, TrainState, init_state
 from rmft_jax.types import BANDIT, Array, Environment
 
@@ -59,7 +71,7 @@ def seed_array(seeds) -> Array:
 
 def base_params(cfg: TrainConfig):
     """``(graphdef, params)`` of the base (untrained) model for this config's seed."""
-    return init_model(cfg.model_config(), seed_keys(cfg.seed)[0])
+    return init_model(cfg.transformer, seed_keys(cfg.seed)[0])
 
 
 def model_policy(
@@ -76,11 +88,9 @@ def model_policy(
     The key/value cache is sized to the horizon, so a decode step costs what the
     rollout needs and no more.
     """
-    from rmft_jax.models.policy import BanditTransformerPolicy, OnlineTransformerPolicy
-
-    mcfg = cfg.model_config()
-    horizon = cfg.make_env().horizon if horizon is None else horizon
-    if mcfg.task == "bandit":
+    mcfg = cfg.transformer
+    horizon = cfg.environment.horizon if horizon is None else horizon
+    if mcfg.feedback == BANDIT:
         t = cfg.rmft.temperature if temperature is None else temperature
         return BanditTransformerPolicy(cfg=mcfg, graphdef=graphdef, temperature=t, horizon=horizon)
     s = cfg.rmft.explore_std if explore_std is None else explore_std
@@ -89,15 +99,13 @@ def model_policy(
 
 def build_learner(cfg: TrainConfig) -> Learner:
     """Policy, SFT loss and base weights for ``cfg`` (see :class:`rmft_jax.rmft.Learner`)."""
-    from rmft_jax.models.policy import bandit_log_probs, online_output_loss, online_outputs, online_policy_loss, online_raw_outputs
-
     graphdef, params = base_params(cfg)
-    mcfg = cfg.model_config()
+    mcfg = cfg.transformer
     policy = model_policy(cfg, graphdef)
     beta = cfg.rmft.entropy_bonus
     temperature = cfg.rmft.temperature
 
-    if mcfg.task == "bandit":
+    if mcfg.feedback == BANDIT:
 
         def loss(params, actions, rewards):
             logp = jax.vmap(lambda a, r: bandit_log_probs(graphdef, params, a, r, temperature))(actions, rewards)
@@ -163,7 +171,7 @@ def train(
         is then split across processes like the iterations' (``distributed.to_host`` reads it).
     """
     # Every check comes before anything is built or written: devices, memory, the folder.
-    env = cfg.make_env()
+    env = cfg.environment
     sharding.resolve_mesh(devices)
     check_memory(cfg)
     if run_dir is not None:
@@ -238,9 +246,6 @@ def _check_run_dir(run_dir: Path, resume: bool) -> None:
     somebody's data and is never emptied. ``resume`` needs a folder holding a run.
     Either way it must be writable (probed with a temporary file).
     """
-    from rmft_jax import _checks
-    from rmft_jax.results import check_directory
-
     field = "resume" if resume else "out"
     if run_dir.exists() and not run_dir.is_dir():
         _checks.fail("out", "a directory for the run (this is a file)", str(run_dir))
@@ -274,8 +279,8 @@ def memory_estimate(cfg: TrainConfig) -> tuple[int, str, str]:
     2·mlp_ratio) · width²``). A rough lower bound of the peak, enough to refuse
     sizes that cannot fit before anything is allocated.
     """
-    r, mc = cfg.rmft, cfg.model_config()
-    horizon = int(dict(cfg.env)["horizon"])
+    r, mc = cfg.rmft, cfg.transformer
+    horizon = cfg.environment.horizon
     actions, layers, heads, width, ratio = mc.actions, mc.layers, mc.heads, mc.width, mc.mlp_ratio
     rollouts = r.tasks * r.rollouts
     batch = r.batch_size or r.buffer_size
@@ -294,8 +299,6 @@ def memory_estimate(cfg: TrainConfig) -> tuple[int, str, str]:
 
 def check_memory(cfg: TrainConfig) -> None:
     """Refuse a config whose :func:`memory_estimate` exceeds the memory limit (one-line ``ValueError``)."""
-    from rmft_jax import _checks
-
     nbytes, what, field = memory_estimate(cfg)
     _checks.fits_in_memory(field, nbytes, what)
 
@@ -316,7 +319,7 @@ def load_run(run_dir: str | Path) -> tuple[TrainConfig, TrainState, Learner]:
     generator.check_matches(saved_generator(saved), f"the run in {run_dir}")
     cfg = TrainConfig.from_dict({**saved, "rng": saved_generator(saved)})
     learner = build_learner(cfg)
-    state = checkpoint.load_state(run_dir, init_state(cfg.make_env(), cfg.rmft, learner))
+    state = checkpoint.load_state(run_dir, init_state(cfg.environment, cfg.rmft, learner))
     return cfg, state, learner
 
 
@@ -326,12 +329,11 @@ def load_policy_from_checkpoint(run_dir: str | Path, env: Environment, *, base: 
     ``base=True`` gives the untrained model of the same config instead.
     """
     cfg, state, learner = load_run(run_dir)
-    mcfg = cfg.model_config()
-    want = "bandit" if env.feedback == BANDIT else "online"
-    if mcfg.task != want or mcfg.actions != env.num_actions:
+    mcfg = cfg.transformer
+    if mcfg.feedback != env.feedback or mcfg.actions != env.num_actions:
         raise ValueError(
-            f"checkpoint: the model was trained for a {mcfg.task} task with {mcfg.actions} actions; "
-            f"this environment is a {want} task with {env.num_actions}"
+            f"checkpoint: the model was trained for {mcfg.feedback} feedback with {mcfg.actions} actions; "
+            f"this environment has {env.feedback} feedback with {env.num_actions}"
         )
     if env.horizon > mcfg.max_horizon:
         raise ValueError(f"horizon: must be <= the model's max_horizon = {mcfg.max_horizon} (got {env.horizon})")
@@ -342,16 +344,10 @@ def load_policy_from_checkpoint(run_dir: str | Path, env: Environment, *, base: 
 def _progress(it, enabled: bool, **kw):
     if not enabled:
         return it
-    from tqdm.auto import tqdm
-
     return tqdm(it, desc="rmft", file=sys.stderr, dynamic_ncols=True, leave=False, **kw)
 
 
 def _jsonish(d):
-    import json
-
-    from rmft_jax.results import to_jsonable
-
     return json.loads(json.dumps(to_jsonable(d)))
 
 

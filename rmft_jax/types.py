@@ -33,6 +33,7 @@ PyTree = Any
 
 BANDIT = "bandit"  # feedback: the chosen arm's reward only
 FULL = "full"  # feedback: the whole reward vector R_t
+FEEDBACKS = (BANDIT, FULL)
 
 
 @dataclasses.dataclass(frozen=True)

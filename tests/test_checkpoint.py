@@ -30,7 +30,7 @@ TWO_DEVICES = textwrap.dedent(
     from rmft_jax.training import build_learner
 
     cfg = TrainConfig.from_dict(json.loads(sys.argv[1]))
-    plain = init_state(cfg.make_env(), cfg.rmft, build_learner(cfg))
+    plain = init_state(cfg.environment, cfg.rmft, build_learner(cfg))
     rng = np.random.default_rng(0)
     fill = lambda x: (rng.standard_normal(x.shape) if x.dtype.kind == "f" else rng.integers(0, 9, x.shape)).astype(x.dtype)
     plain = jax.tree.map(fill, plain)._replace(iteration=np.int32(7))

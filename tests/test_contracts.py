@@ -27,8 +27,8 @@ ENVS = [make_env(name, horizon=6) for name in ENV_NAMES]
 
 
 def _transformer_policies():
-    bandit = TransformerConfig(task="bandit", actions=3, width=8, layers=1, heads=1, max_horizon=6)
-    online = TransformerConfig(task="online", actions=3, width=8, layers=1, heads=1, max_horizon=6, domain="simplex")
+    bandit = TransformerConfig(feedback="bandit", actions=3, width=8, layers=1, heads=1, max_horizon=6)
+    online = TransformerConfig(feedback="full", actions=3, width=8, layers=1, heads=1, max_horizon=6, domain="simplex")
     return [BanditTransformerPolicy(bandit), OnlineTransformerPolicy(online)]
 
 

@@ -79,7 +79,7 @@ def test_two_processes_equal_one_process(runs):
     job_lines, single_lines = _summary(outs["job"]), _summary(outs["single"])
     assert len(job_lines) == 1 and job_lines[0] == single_lines[0].replace("single", "job")
     cfg, single, learner = load_run(root / "single")
-    job = checkpoint.load_state(root / "job", rmft.init_state(cfg.make_env(), cfg.rmft, learner))  # load_run's read
+    job = checkpoint.load_state(root / "job", rmft.init_state(cfg.environment, cfg.rmft, learner))  # load_run's read
     np.testing.assert_array_equal(job.buffer.actions, single.buffer.actions)
     np.testing.assert_array_equal(job.buffer.feedback, single.buffer.feedback)
     assert int(job.iteration) == int(single.iteration) == CONFIG["rmft"]["iterations"]

@@ -30,9 +30,9 @@ def test_exploration_quick(out, monkeypatch):
 def test_every_exploration_variant_has_a_valid_config():
     for name, (hypothesis, env_change, rmft_change, model_change) in exploration.VARIANTS.items():
         cfg = exploration.variant_config(env_change, rmft_change, model_change, quick=False)
-        assert cfg.rmft.iterations == 100 and cfg.make_env().arms == 5, name
+        assert cfg.rmft.iterations == 100 and cfg.environment.arms == 5, name
         if hypothesis != "reference":
-            assert cfg.model_config().bandit_token == "per_arm" or env_change is not None, name
+            assert cfg.transformer.bandit_token == "per_arm" or env_change is not None, name
 
 
 def _tiny(shared: bool) -> TrainConfig:
@@ -119,9 +119,9 @@ def test_extrapolation_students_keep_the_teacher_rounds_per_iteration():
     for T in extrapolation.TRAIN_HORIZONS:
         for change in extrapolation.HEADS.values():
             cfg = extrapolation.student_config(T, change, quick=False)
-            assert cfg.rmft.tasks * cfg.make_env().horizon == extrapolation.ROUNDS_PER_ITERATION
-            assert cfg.model_config().heads == change.get("heads", 2)
-            assert cfg.model_config().bandit_token == "per_arm"  # the Figure 2 model's token
+            assert cfg.rmft.tasks * cfg.environment.horizon == extrapolation.ROUNDS_PER_ITERATION
+            assert cfg.transformer.heads == change.get("heads", 2)
+            assert cfg.transformer.bandit_token == "per_arm"  # the Figure 2 model's token
 
 
 @pytest.mark.figures

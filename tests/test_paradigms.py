@@ -40,7 +40,7 @@ def tiny():
 
 
 def test_budget_by_hand():
-    env = TrainConfig.from_dict({"env": {"name": "mab", "arms": 3, "horizon": 5}}).make_env()
+    env = TrainConfig.from_dict({"env": {"name": "mab", "arms": 3, "horizon": 5}}).environment
     b = common.budget(env, RMFTConfig(tasks=4, rollouts=2, keep=1, iterations=3, sft_steps=2))
     assert b == {"env_rounds": 3 * 4 * 2 * 5, "grad_steps": 6, "batch_trajectories": 4, "supervised_tokens": 6 * 4 * 5}
 
@@ -60,7 +60,7 @@ def test_dpt_label_is_the_argmax_of_the_means_and_the_loss_is_the_cross_entropy_
 
 def test_dpt_rows_carry_the_optimal_arm_of_their_instance_and_the_behaviour_mixes_as_documented(tiny):
     cfg, learner = tiny
-    env = TrainConfig.from_dict({"env": {"name": "mab", "arms": 3, "horizon": 6, "noise": 0.5}}).make_env()
+    env = TrainConfig.from_dict({"env": {"name": "mab", "arms": 3, "horizon": 6, "noise": 0.5}}).environment
     tasks = sample_tasks(env, jax.random.key(0), 5)
     rows, _ = dpt.collect(env, RMFTConfig(tasks=5, rollouts=4, keep=2), learner, None, tasks, jax.random.key(1))
     np.testing.assert_array_equal(rows["label"], np.repeat(np.argmax(np.asarray(tasks.means), 1), 4))
@@ -79,7 +79,7 @@ def test_dpt_rows_carry_the_optimal_arm_of_their_instance_and_the_behaviour_mixe
 @pytest.mark.parametrize("teacher", distill.TEACHERS)
 def test_ad_fits_the_teachers_actions_on_its_histories(tiny, teacher):
     cfg, learner = tiny
-    env = cfg.make_env()
+    env = cfg.environment
     tasks = sample_tasks(env, jax.random.key(0), 4)
     rows, _ = distill.make_collect(teacher)(env, cfg.rmft, learner, None, tasks, jax.random.key(1))
     traj = rollout_tasks(env, make_policy(teacher, env), jax.random.key(1), tasks, 2, None, cfg.rmft.shared_env_noise)
@@ -105,7 +105,7 @@ def test_regret_loss_value_and_gradient_by_hand():
 
 def test_regret_loss_of_the_model_is_the_mean_expected_pseudo_regret(tiny):
     cfg, learner = tiny
-    env = cfg.make_env()
+    env = cfg.environment
     tasks = sample_tasks(env, jax.random.key(0), 4)
     p = learner.base_params
     rows, _ = regret_loss.collect(env, cfg.rmft, learner, p, tasks, jax.random.key(1))

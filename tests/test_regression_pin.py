@@ -64,7 +64,7 @@ def observe(tmp_path) -> dict:
     cfg = TrainConfig.from_dict(d)
     run_dir = tmp_path / "run"
     _, _, rows = train(cfg, run_dir, progress=False)
-    env = dataclasses.replace(cfg.make_env(), horizon=EVAL_T)
+    env = dataclasses.replace(cfg.environment, horizon=EVAL_T)
     policy, params = load_policy_from_checkpoint(run_dir, env)
     res = evaluate_policy(env, policy, EVAL_SEED, RUNS, params, progress=False, num_resamples=10)
     traj = rollout.run(env, policy, jax.random.key(EVAL_SEED), RUNS, params)

@@ -84,7 +84,7 @@ def test_config_errors_name_the_field(field, kwargs):
 @pytest.mark.parametrize("spec", [TINY, TINY_ONLINE], ids=["bandit", "online"])
 def test_iteration_compiles_once_and_is_deterministic(spec):
     cfg = TrainConfig.from_dict(spec)
-    env = cfg.make_env()
+    env = cfg.environment
     learner = build_learner(cfg)
     traces = []
 
@@ -166,7 +166,7 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
 def test_single_round_runs_and_fits_its_pool():
     cfg = TrainConfig.from_dict(TINY)
     learner = build_learner(cfg)
-    params, metrics = jax.jit(lambda k: single_round(cfg.make_env(), cfg.rmft, learner, k))(jax.random.key(1))
+    params, metrics = jax.jit(lambda k: single_round(cfg.environment, cfg.rmft, learner, k))(jax.random.key(1))
     assert jax.tree.structure(params) == jax.tree.structure(learner.base_params)
     assert float(metrics["sft_loss_last"]) < float(metrics["sft_loss_first"])
 

@@ -50,7 +50,7 @@ EIGHT_DEVICES = textwrap.dedent(
     host = lambda tree: [np.asarray(x) for x in jax.tree.leaves(tree)]
     same = lambda a, b: all(np.array_equal(x, y) for x, y in zip(host(a), host(b)))
     cfg = TrainConfig.from_dict(json.loads(sys.argv[1]))
-    env, learner = cfg.make_env(), build_learner(cfg)
+    env, learner = cfg.environment, build_learner(cfg)
     key = jax.random.key(3)
 
     # Baseline rollouts: the run axis split over 8 devices, bit for bit. (params=None passed as

@@ -32,7 +32,7 @@ def _train_scan(learning_rate: float):
     """The jitted ``train_scan`` of CFG at ``learning_rate`` (static, as ``train`` runs it): ``(key, base) -> (state, metrics)``."""
     one = CFG.with_overrides({"rmft.learning_rate": learning_rate})
     learner = build_learner(one)
-    return jax.jit(lambda k, base: rmft.train_scan(one.make_env(), one.rmft, learner._replace(base_params=base), k))
+    return jax.jit(lambda k, base: rmft.train_scan(one.environment, one.rmft, learner._replace(base_params=base), k))
 
 
 @functools.cache

@@ -41,8 +41,8 @@ from rmft_jax.models.policy import SEGMENT_GROWTH, decode_segments
 SMALL = dict(layers=1, heads=2, width=16, mlp_ratio=2)
 
 
-def small_cfg(task="bandit", layers=1, **kw):
-    return TransformerConfig(task=task, actions=kw.pop("actions", 4 if task == "bandit" else 3), **{**SMALL, "layers": layers, **kw})
+def small_cfg(feedback="bandit", layers=1, **kw):
+    return TransformerConfig(feedback=feedback, actions=kw.pop("actions", 4 if feedback == "bandit" else 3), **{**SMALL, "layers": layers, **kw})
 
 
 def scan_decode(graphdef, params, tokens):
@@ -65,13 +65,13 @@ def build(cfg, seed=0):
 # --- the network -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("task", ["bandit", "online"])
+@pytest.mark.parametrize("feedback", ["bandit", "full"])
 @pytest.mark.parametrize("layers", [1, 2])
-def test_incremental_decode_equals_full_pass(task, layers):
-    cfg = small_cfg(task, layers)
+def test_incremental_decode_equals_full_pass(feedback, layers):
+    cfg = small_cfg(feedback, layers)
     g, p = build(cfg)
     T, k1, k2 = 12, jax.random.key(1), jax.random.key(2)
-    if task == "bandit":
+    if feedback == "bandit":
         tokens = bandit_tokens(jax.random.randint(k1, (T,), 0, cfg.actions), jax.random.normal(k2, (T,)), cfg.actions)
     else:
         tokens = online_tokens(jax.random.normal(k1, (T, cfg.actions)))
@@ -247,7 +247,7 @@ def test_batch_tiles_change_rollouts_only_by_rounding():
     a, b = rollout.rollout_tasks(env, tiled, key, tasks, 8, p), rollout.rollout_tasks(env, plain, key, tasks, 8, p)
     np.testing.assert_array_equal(a.actions, b.actions)
     # Online play has no argmax to hide rounding in: outputs agree to float rounding.
-    ocfg = small_cfg("online", domain="ball")
+    ocfg = small_cfg("full", domain="ball")
     og, op = build(ocfg)
     oenv = OnlineEnv(dim=3, horizon=15, domain="ball")
     opol = OnlineTransformerPolicy(ocfg, og, horizon=15)
@@ -258,7 +258,7 @@ def test_batch_tiles_change_rollouts_only_by_rounding():
 
 
 def test_segmented_online_decoding_matches_one_full_cache():
-    cfg = small_cfg("online", domain="simplex")
+    cfg = small_cfg("full", domain="simplex")
     g, p = build(cfg)
     env = OnlineEnv(dim=3, horizon=30, domain="simplex")
     key = jax.random.key(17)
@@ -270,7 +270,7 @@ def test_segmented_online_decoding_matches_one_full_cache():
 
 @pytest.mark.parametrize("domain", ["ball", "simplex"])
 def test_online_policy_lands_in_domain_and_matches_outputs(domain):
-    cfg = small_cfg("online", domain=domain, radius=0.5)
+    cfg = small_cfg("full", domain=domain, radius=0.5)
     g, p = build(cfg)
     # Large weights push y_t far outside Π, so the projection is exercised.
     p = jax.tree.map(lambda x: 10.0 * x, p)
@@ -301,7 +301,7 @@ def test_online_policy_loss():
 
 def test_online_output_loss_by_hand():
     # played p = softmax(z): the loss is the squared distance of the centred outputs, whatever constant z carries
-    simplex = TransformerConfig(task="online", actions=3, domain="simplex")
+    simplex = TransformerConfig(feedback="full", actions=3, domain="simplex")
     y = jnp.array([[1.0, -1.0, 0.0], [2.0, 2.0, 2.0]])
     z = jnp.array([[0.0, 0.0, 3.0], [5.0, 1.0, 1.0]])
     c = lambda x: x - x.mean(-1, keepdims=True)  # noqa: E731
@@ -314,7 +314,7 @@ def test_online_output_loss_by_hand():
     g = jax.grad(lambda y_: online_output_loss(y_, jax.nn.softmax(z), simplex))(y)
     np.testing.assert_allclose(g, -(c(np.asarray(z)) - c(np.asarray(y))), rtol=1e-5, atol=1e-6)
     # the ball with the tanh map: plain squared error against the output that played the point
-    ball = TransformerConfig(task="online", actions=3, domain="ball", radius=2.0, ball_map="tanh")
+    ball = TransformerConfig(feedback="full", actions=3, domain="ball", radius=2.0, ball_map="tanh")
     played = jnp.array([[0.3, -1.2, 0.4], [0.0, 0.0, 0.0]])
     point = to_domain(played, "ball", 2.0, "tanh")
     np.testing.assert_allclose(online_output_loss(y, point, ball), np.mean(np.sum((np.asarray(y) - np.asarray(played)) ** 2, -1)), rtol=1e-5)
@@ -343,12 +343,12 @@ def test_tanh_ball_map_and_preimages():
     with pytest.raises(ValueError, match="^ball_map: must be 'tanh'"):
         preimage(p, "ball", 0.5)
     with pytest.raises(ValueError, match="^ball_map: must be one of project, tanh"):
-        TransformerConfig(task="online", actions=3, ball_map="clip")
+        TransformerConfig(feedback="full", actions=3, ball_map="clip")
 
 
 def test_online_raw_outputs_are_the_outputs_before_the_map():
     for domain, extra in (("simplex", {}), ("ball", {"ball_map": "tanh", "radius": 0.5})):
-        cfg = small_cfg("online", domain=domain, **extra)
+        cfg = small_cfg("full", domain=domain, **extra)
         g, p = build(cfg)
         p = jax.tree.map(lambda x: 10.0 * x, p)
         rewards = jax.random.normal(jax.random.key(3), (7, 3))
@@ -409,7 +409,7 @@ def test_second_run_with_new_params_does_not_recompile():
     "kw, match",
     [
         (dict(width=10, heads=3), "^heads: must be a divisor of width = 10"),
-        (dict(task="text"), "^task: must be one of bandit, online"),
+        (dict(feedback="text"), "^feedback: must be one of bandit, full"),
         (dict(domain="cube"), "^domain: must be one of ball, simplex"),
         (dict(actions=1), "^actions: must be an integer >= 2"),
         (dict(layers=0), "^layers: must be an integer >= 1"),
@@ -434,7 +434,7 @@ def test_horizon_errors():
     # An environment longer than the policy's cache fails before compiling.
     with pytest.raises(ValueError, match="^horizon: must be <= the policy's cache horizon = 20"):
         rollout.run(BanditEnv(arms=cfg.actions, horizon=25), BanditTransformerPolicy(cfg, g, horizon=20), jax.random.key(0), 2, p)
-    with pytest.raises(ValueError, match="^cfg.task: must be 'online'"):
+    with pytest.raises(ValueError, match="^cfg.feedback: must be 'full'"):
         OnlineTransformerPolicy(cfg, g)
     with pytest.raises(ValueError, match="^temperature: must be a number >= 0"):
         BanditTransformerPolicy(cfg, g, temperature=-1.0)
@@ -442,7 +442,7 @@ def test_horizon_errors():
         apply(g, p, jnp.zeros((5, 3)))
     with pytest.raises(ValueError, match="policy: must be built for 5 actions"):
         rollout.check_compatible(BanditEnv(arms=5), BanditTransformerPolicy(cfg, g, horizon=8))
-    online = OnlineTransformerPolicy(small_cfg("online", domain="ball"), horizon=8)
+    online = OnlineTransformerPolicy(small_cfg("full", domain="ball"), horizon=8)
     with pytest.raises(ValueError, match="^policy: must act on the simplex"):
         rollout.check_compatible(OnlineEnv(dim=3, domain="simplex"), online)
 

@@ -31,7 +31,7 @@ def _iteration_seconds(env_overrides: dict, model: dict, rmft_overrides: dict, r
     d["model"].update(model)
     d["rmft"].update(rmft_overrides)
     tcfg = TrainConfig.from_dict(d)
-    env, learner = tcfg.make_env(), build_learner(tcfg)
+    env, learner = tcfg.environment, build_learner(tcfg)
     state = rmft.init_state(env, tcfg.rmft, learner)
     step = rmft.make_iteration(env, tcfg.rmft, learner)
     key = jax.random.key(1)

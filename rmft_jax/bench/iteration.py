@@ -40,7 +40,7 @@ def iteration_parts(env, cfg: rmft.RMFTConfig, learner: rmft.Learner):
 def bench_iteration(sizes: Sizes) -> dict:
     """(c) the split of one iteration, (d) compile times, recompiles across iterations and evaluations."""
     tcfg = TrainConfig.from_dict(fig2.QUICK_TRAIN if sizes.quick_train else fig2.TRAIN)
-    env, cfg = tcfg.make_env(), tcfg.rmft
+    env, cfg = tcfg.environment, tcfg.rmft
     learner = build_learner(tcfg)
     state = rmft.init_state(env, cfg, learner)
     key = jax.random.key(1)
@@ -72,7 +72,7 @@ def bench_iteration(sizes: Sizes) -> dict:
         split["parts_sum_s"] = split["rollout_s"] + split["selection_s"] + split["sft_s"]
 
     # Evaluation at the Figure 2 horizon, warmed up once, then new params and a new seed.
-    eval_env = tcfg.make_env(horizon=tcfg.make_env().horizon if sizes.quick_train else fig2.EVAL_HORIZON)
+    eval_env = tcfg.env_at(tcfg.environment.horizon if sizes.quick_train else fig2.EVAL_HORIZON)
     policy = model_policy(tcfg, learner.policy.graphdef, horizon=eval_env.horizon)
     t0 = time.perf_counter()
     evaluate_policy(eval_env, policy, 0, sizes.eval_runs, state.params, progress=False, name="rmft")
@@ -103,7 +103,7 @@ def bench_long_run(sizes: Sizes, reuse=None) -> dict:
     key = jax.random.key(1)
     if reuse is None:
         tcfg = TrainConfig.from_dict(fig2.QUICK_TRAIN)
-        env, cfg = tcfg.make_env(), tcfg.rmft
+        env, cfg = tcfg.environment, tcfg.rmft
         learner = build_learner(tcfg)
         step = rmft.make_iteration(env, cfg, learner)
         state, _ = step(rmft.init_state(env, cfg, learner), key, learner.base_params)  # warm-up: compiles

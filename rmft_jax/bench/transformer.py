@@ -21,6 +21,7 @@ from rmft_jax.envs.bandit import BanditEnv
 from rmft_jax.models import BanditPrefixPolicy, BanditTransformerPolicy
 from rmft_jax.models.policy import decode_segments
 from rmft_jax.models.transformer import TransformerConfig, init_model
+from rmft_jax.types import BANDIT
 
 
 def attended_slots(horizon: int, first: int) -> float:
@@ -47,7 +48,7 @@ def decode_step_flops(cfg: TransformerConfig, cache_len: float) -> float:
 
 
 def transformer_setup(horizon: int, arms: int = ARMS, width: int = 64, layers: int = 2, heads: int = 2):
-    cfg = TransformerConfig(task="bandit", actions=arms, layers=layers, heads=heads, width=width,
+    cfg = TransformerConfig(feedback=BANDIT, actions=arms, layers=layers, heads=heads, width=width,
                             max_horizon=max(horizon, 1024))
     graphdef, params = init_model(cfg, jax.random.key(0))
     env = BanditEnv(arms=arms, horizon=horizon, reward="gaussian", noise=SIGMA)

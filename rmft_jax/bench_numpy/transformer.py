@@ -89,7 +89,7 @@ def bandit_rollouts(
     """``B`` Gaussian-bandit rollouts of the Transformer policy.
 
     Args:
-      P: :func:`numpy_params` of a ``task='bandit'`` model; cfg: its config.
+      P: :func:`numpy_params` of a ``feedback='bandit'`` model; cfg: its config.
       means: ``(B, K)`` arm means; xi: ``(B, T)`` standard normals (reward ``μ_a + noise·ξ``).
       gumbel: ``(B, T, K)`` standard Gumbel noise, or ``None`` for greedy play.
     Returns:

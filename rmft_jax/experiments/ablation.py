@@ -69,8 +69,8 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
         learner, params, hist, train_s = common.train_model(cfg, progress, out_dir, f"{NAME}-{len(rows)}")
         row = {"train_s": train_s, "entropy_end": hist[-1]["sft_entropy"], "rmft": rmft}
         # quick mode: the evaluation horizon only (one compilation fewer per variant)
-        for T in (fig2.EVAL_HORIZON,) if quick else (cfg.make_env().horizon, fig2.EVAL_HORIZON):
-            res = common.evaluate_model(cfg, learner, params, cfg.make_env(horizon=T), 4000 + T,
+        for T in (fig2.EVAL_HORIZON,) if quick else (cfg.environment.horizon, fig2.EVAL_HORIZON):
+            res = common.evaluate_model(cfg, learner, params, cfg.env_at(T), 4000 + T,
                                         QUICK_RUNS if quick else RUNS, name, progress)
             s = common.summary_row(res)
             row[f"regret_T{T}"] = s["final_regret_mean"]
@@ -79,7 +79,7 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
                 row["beta_hat"], row["suff_fail_freq_half"] = s["beta_hat"], s["suff_fail_freq_half"]
         noise = env_spec["noise"]
         if noise not in references:
-            ref_env = cfg.make_env(horizon=fig2.EVAL_HORIZON)
+            ref_env = cfg.env_at(fig2.EVAL_HORIZON)
             refs = common.evaluate_baselines(ref_env, list(REFERENCES), 4000 + fig2.EVAL_HORIZON,
                                              QUICK_RUNS if quick else RUNS, progress)
             references[noise] = {n: common.summary_row(r)["final_regret_mean"] for n, r in refs.items()}

@@ -57,7 +57,7 @@ def _fig2_block(horizons, progress: bool) -> dict:
     cfg = TrainConfig.from_dict(fig2.TRAIN)
     out = {}
     for T, runs in horizons:
-        env = cfg.make_env(horizon=T)
+        env = cfg.env_at(T)
         seed = 6000 + T
         methods = common.evaluate_baselines(env, list(METHODS), seed, runs, progress)
         summary = common.summaries_vs_thompson(methods)

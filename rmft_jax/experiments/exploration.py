@@ -112,7 +112,7 @@ def selection_tilt(cfg: TrainConfig, learner, params, key, rounds: int = TILT_RO
     rollouts and over all of them (Gaussian rewards). Under the policy's own
     distribution it is 0; ``kept > all`` is the selection tilt.
     """
-    env, rc = cfg.make_env(), cfg.rmft
+    env, rc = cfg.environment, cfg.rmft
     tasks, traj = roll_out(env, rc, learner.policy, params, *jax.random.split(key))
     idx, _, _ = keep_lowest(env, rc, traj)
     kept = jnp.zeros(traj.regret.shape[:2], bool).at[jnp.arange(rc.tasks)[:, None], idx].set(True)
@@ -142,7 +142,7 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
         tilt_key = jax.random.key(7000)
         row = {
             "hypothesis": hypothesis,
-            "train_horizon": cfg.make_env().horizon,
+            "train_horizon": cfg.environment.horizon,
             "train_s": train_s,
             "train_s_recorded": float(sum(h["seconds"] for h in hist)),
             "entropy_end": hist[-1]["sft_entropy"],
@@ -172,7 +172,7 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
 
 def fig2_env(horizon: int):
     """The Figure 2 evaluation environment at ``horizon`` rounds."""
-    return TrainConfig.from_dict({"env": OLD["env"]}).make_env(horizon=horizon)
+    return TrainConfig.from_dict({"env": OLD["env"]}).env_at(horizon)
 
 
 def table_rows(data: dict) -> dict[str, dict]:

@@ -65,9 +65,9 @@ def student_config(train_horizon: int, model_change: dict, quick: bool) -> Train
 
 def train_student(cfg: TrainConfig):
     """``(learner, params, wall seconds)``: AD of Thompson sampling on ``cfg``'s environment, seed ``cfg.seed``."""
-    env, learner = cfg.make_env(), build_learner(cfg)
+    env, learner = cfg.environment, build_learner(cfg)
     t0 = time.perf_counter()
-    params, _ = paradigms.train_seeds(cfg.model_config(), paradigms.trainer(TEACHER, env, cfg.rmft), learner, [cfg.seed])
+    params, _ = paradigms.train_seeds(cfg.transformer, paradigms.trainer(TEACHER, env, cfg.rmft), learner, [cfg.seed])
     params = jax.block_until_ready(jax.tree.map(lambda x: x[0], params))
     return learner, params, time.perf_counter() - t0
 
@@ -99,8 +99,8 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
         for T_train in train_horizons:
             cfg = student_config(T_train, change, quick)
             learner, params, wall = train_student(cfg)
-            name = f"AD of Thompson, T_train={T_train}, {cfg.model_config().heads} heads ({heads})"
-            students[name] = {"train_horizon": T_train, "heads": cfg.model_config().heads, "train_s": wall,
+            name = f"AD of Thompson, T_train={T_train}, {cfg.transformer.heads} heads ({heads})"
+            students[name] = {"train_horizon": T_train, "heads": cfg.transformer.heads, "train_s": wall,
                               "config": cfg.to_dict(), "eval": evaluate(cfg, learner, params, name)}
             if progress:
                 print(f"{name}: trained in {wall:.0f} s, regret T={horizons[-1][0]} "
@@ -109,7 +109,7 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
     spec = fig2.TRAIN if not quick else {**fig2.QUICK_TRAIN, "rmft": dict(fig2.QUICK_TRAIN["rmft"], iterations=QUICK["iterations"])}
     cfg = TrainConfig.from_dict(spec)
     learner, params, _, _ = common.train_model(cfg, progress, None if quick else out_dir, fig2.NAME)
-    rmft_row = {"train_horizon": cfg.make_env().horizon, "heads": cfg.model_config().heads, "config": cfg.to_dict(),
+    rmft_row = {"train_horizon": cfg.environment.horizon, "heads": cfg.transformer.heads, "config": cfg.to_dict(),
                 "eval": evaluate(cfg, learner, params, "rmft")}
     payload = {
         **common.header(NAME, quick),

@@ -72,7 +72,7 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
     cfg = TrainConfig.from_dict(QUICK_TRAIN if quick else TRAIN)
     t0 = time.perf_counter()
     learner, params, rows, train_s = common.train_model(cfg, progress, out_dir, NAME)
-    env = cfg.make_env(horizon=EVAL_HORIZON)
+    env = cfg.env_at(EVAL_HORIZON)
     runs = QUICK_RUNS if quick else RUNS
     seed = 1000 + cfg.seed
     methods = {

@@ -38,7 +38,7 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
     horizons = QUICK_HORIZONS if quick else HORIZONS
     by_horizon = {}
     for T, runs in horizons:
-        env = cfg.make_env(horizon=T)
+        env = cfg.env_at(T)
         seed = 6000 + T
         methods = {
             "rmft": common.evaluate_model(cfg, learner, params, env, seed, runs, "rmft", progress),

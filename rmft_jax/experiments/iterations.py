@@ -42,14 +42,14 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
     base = TrainConfig.from_dict(fig2.QUICK_TRAIN_T25 if quick else fig2.TRAIN_T25)
     if not quick:  # a shorter budget than Figure 2, so that five trainings fit the experiment
         base = dataclasses.replace(base, rmft=dataclasses.replace(base.rmft, iterations=ITERATIONS))
-    eval_env = base.make_env(horizon=fig2.EVAL_HORIZON)
+    eval_env = base.env_at(fig2.EVAL_HORIZON)
     runs = fig2.QUICK_RUNS if quick else 500
     seed = 3000
 
     # 1. regret against iteration, from snapshots of one run (resumed chunk by chunk: the
     #    chunks end with exactly the parameters of an uninterrupted run).
     learner = build_learner(base)
-    step = make_iteration(base.make_env(), base.rmft, learner)
+    step = make_iteration(base.environment, base.rmft, learner)
     curve = {"iteration": [], "regret_mean": [], "regret_sem": []}
     state = None
     for it in _snapshots(base.rmft.iterations, quick):
@@ -66,7 +66,7 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
         curve["regret_sem"].append(row["final_regret_sem"])
 
     # 2. single round vs iterative (the iterative point is the last snapshot).
-    sr_params, sr_metrics = jax.jit(lambda k: single_round(base.make_env(), base.rmft, learner, k))(
+    sr_params, sr_metrics = jax.jit(lambda k: single_round(base.environment, base.rmft, learner, k))(
         jax.random.fold_in(jax.random.key(base.seed), 7)
     )
     sr = common.summary_row(common.evaluate_model(base, learner, sr_params, eval_env, seed, runs, "single_round", progress))
@@ -103,7 +103,7 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
 
 def _train_until(cfg, learner, step, state, more: int):
     """``more`` further iterations from ``state`` (a fresh state when ``None``), as ``train`` runs them."""
-    state = init_state(cfg.make_env(), cfg.rmft, learner) if state is None else state
+    state = init_state(cfg.environment, cfg.rmft, learner) if state is None else state
     key = iteration_key(cfg)  # the key train() uses, so snapshots are points of one run
     for _ in range(more):
         state, _ = step(state, key, learner.base_params)

@@ -91,7 +91,7 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
         learner, params, rows, train_s = common.train_model(cfg, progress, out_dir, f"{NAME}-{env_key}")
         per_horizon = {}
         for T, runs in horizons:
-            env = cfg.make_env(horizon=T)
+            env = cfg.env_at(T)
             seed = 2000 + T
             methods = {
                 "rmft": common.evaluate_model(cfg, learner, params, env, seed, runs, "rmft", progress, explore_std=0.0),
@@ -107,7 +107,7 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
             learner, params, rows, train_s = common.train_model(cfg, progress, out_dir, f"{NAME}-{env_key}")
             summary = {}
             for T, runs in horizons:
-                env = cfg.make_env(horizon=T)
+                env = cfg.env_at(T)
                 result = common.evaluate_model(cfg, learner, params, env, 2000 + T, runs, label, progress, explore_std=0.0)
                 summary[str(T)] = common.summary_row(result)
             payload["ablation"][env_key][label] = {"train_config": cfg.to_dict(), "train_s": train_s, "summary": summary}

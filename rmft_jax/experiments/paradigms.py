@@ -88,7 +88,7 @@ def eval_policy(cfg: TrainConfig, graphdef, horizon: int, quick: bool) -> Bandit
     at T = 1000, but one scan to compile instead of nine, which is what a smoke
     test pays for; the values agree to float rounding."""
     extra = {"decode_segment": 0} if quick else {}
-    return BanditTransformerPolicy(cfg=cfg.model_config(), graphdef=graphdef, temperature=cfg.rmft.temperature,
+    return BanditTransformerPolicy(cfg=cfg.transformer, graphdef=graphdef, temperature=cfg.rmft.temperature,
                                    horizon=horizon, **extra)
 
 
@@ -136,7 +136,7 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
     paths = common.output_paths(out_dir, NAME, overwrite)
     t0 = time.perf_counter()
     cfg = TrainConfig.from_dict(QUICK if quick else FULL)
-    env = cfg.make_env()
+    env = cfg.environment
     learner = build_learner(cfg)
     graphdef = learner.policy.graphdef
     envs = eval_envs(env)
@@ -156,7 +156,7 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
 
     for name in names:
         t1 = time.perf_counter()
-        params, metrics = train_seeds(cfg.model_config(), paradigms.trainer(name, env, cfg.rmft), learner, SEEDS)
+        params, metrics = train_seeds(cfg.transformer, paradigms.trainer(name, env, cfg.rmft), learner, SEEDS)
         params = jax.block_until_ready(params)
         wall = time.perf_counter() - t1
         t2 = time.perf_counter()
@@ -173,7 +173,7 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
 
     # references on the same instances: the base models of the three seeds, and the baselines
     bases = jax.tree.map(lambda *xs: np.stack(xs), *[
-        init_model(cfg.model_config(), jax.random.fold_in(jax.random.key(s), 0))[1] for s in SEEDS])
+        init_model(cfg.transformer, jax.random.fold_in(jax.random.key(s), 0))[1] for s in SEEDS])
     refs = {"base": summarise(base_eval := evaluate_seeds(bases, "base"))}
     curve["base"] = curves(base_eval)
     for b in QUICK_BASELINES if quick else BASELINES:

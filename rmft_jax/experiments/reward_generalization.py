@@ -35,7 +35,7 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
         "targets": {},
     }
     for key, change in TARGETS.items():
-        env = BanditEnv(arms=cfg.make_env().arms, horizon=fig2.EVAL_HORIZON, **change)
+        env = BanditEnv(arms=cfg.environment.arms, horizon=fig2.EVAL_HORIZON, **change)
         seed = 5000
         methods = {
             "rmft": common.evaluate_model(cfg, learner, params, env, seed, runs, "rmft", progress),

@@ -112,14 +112,12 @@ class _TransformerPolicy(Policy):
     graphdef: nnx.GraphDef | None
     horizon: int | None
 
-    task: ClassVar[str]
-
     def _validate(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
         if not isinstance(self.cfg, TransformerConfig):
             _checks.fail("cfg", "a TransformerConfig", type(self.cfg).__name__)
-        if self.cfg.task != self.task:
-            _checks.fail("cfg.task", f"'{self.task}' for {type(self).__name__}", self.cfg.task)
+        if self.cfg.feedback != self.feedback:
+            _checks.fail("cfg.feedback", f"'{self.feedback}' for {type(self).__name__}", self.cfg.feedback)
         if self.graphdef is None:
             set_("graphdef", tfm.graphdef_for(self.cfg))
         horizon = self.cfg.max_horizon if self.horizon is None else _checks.integer("horizon", self.horizon, 1)
@@ -190,7 +188,7 @@ class BanditTransformerPolicy(_TransformerPolicy):
     """The Transformer as a K-armed bandit policy (bandit feedback).
 
     Attributes:
-      cfg: a ``task='bandit'`` :class:`TransformerConfig`.
+      cfg: a ``feedback='bandit'`` :class:`TransformerConfig`.
       graphdef: the model's graphdef (default: built from ``cfg``).
       horizon: the longest rollout this policy serves (default
         ``cfg.max_horizon``); a rollout sizes the cache to its own horizon.
@@ -210,7 +208,6 @@ class BanditTransformerPolicy(_TransformerPolicy):
     """
 
     feedback: ClassVar[str] = BANDIT
-    task: ClassVar[str] = "bandit"
 
     cfg: TransformerConfig
     graphdef: nnx.GraphDef | None = None
@@ -252,7 +249,7 @@ class OnlineTransformerPolicy(_TransformerPolicy):
     """The Transformer as a full-information online learner over ``Π``.
 
     Attributes:
-      cfg: a ``task='online'`` :class:`TransformerConfig` (its ``domain``, ``radius``
+      cfg: a ``feedback='full'`` :class:`TransformerConfig` (its ``domain``, ``radius``
         define ``Π``).
       graphdef, horizon: as for :class:`BanditTransformerPolicy`.
       explore_std: ``σ >= 0`` of the Gaussian exploration added to ``y_t`` before
@@ -261,7 +258,6 @@ class OnlineTransformerPolicy(_TransformerPolicy):
     """
 
     feedback: ClassVar[str] = FULL
-    task: ClassVar[str] = "online"
 
     cfg: TransformerConfig
     graphdef: nnx.GraphDef | None = None
@@ -351,7 +347,7 @@ def bandit_log_probs(graphdef: nnx.GraphDef, params: PyTree, actions: Array, rew
     """Log-probabilities of the sampling policy at every round, teacher-forced.
 
     Args:
-      graphdef, params: the model (``task='bandit'``).
+      graphdef, params: the model (``feedback='bandit'``).
       actions: ``(T,)`` int arms played; rewards: ``(T,)`` rewards earned.
       temperature: ``τ > 0`` of the sampling policy.
     Returns:

@@ -62,9 +62,8 @@ from flax import nnx, struct
 
 from rmft_jax import _checks
 from rmft_jax.domain import BALL_MAPS, DOMAINS
-from rmft_jax.types import Array, PyTree
+from rmft_jax.types import BANDIT, FEEDBACKS, FULL, Array, PyTree
 
-TASKS = ("bandit", "online")
 # Bandit token layouts (see bandit_tokens): the reward in one shared slot, or in the pulled arm's slot.
 BANDIT_TOKENS = ("shared", "per_arm")
 # Masked attention logits: finite (not -inf) so the masked softmax stays NaN-free
@@ -77,8 +76,9 @@ class TransformerConfig:
     """Static shape of the model (frozen, validated, hashable).
 
     Attributes:
-      task: ``"bandit"`` (categorical head over ``actions`` arms) or ``"online"``
-        (a ``d = actions`` vector mapped onto ``Π``).
+      feedback: ``"bandit"`` (:data:`~rmft_jax.types.BANDIT`: a categorical head over
+        ``actions`` arms) or ``"full"`` (:data:`~rmft_jax.types.FULL`, online learning:
+        a ``d = actions`` vector mapped onto ``Π``), the feedback of the environment it plays.
       actions: arms ``K`` or dimension ``d``, ``>= 2``.
       layers: Transformer blocks, ``>= 1`` (1 is the single-layer model).
       heads: attention heads, ``>= 1``, dividing ``width``.
@@ -98,7 +98,7 @@ class TransformerConfig:
         the reward written in the pulled arm's slot (bandit only).
     """
 
-    task: str = "bandit"
+    feedback: str = BANDIT
     actions: int = 5
     layers: int = 2
     heads: int = 2
@@ -111,25 +111,27 @@ class TransformerConfig:
     ball_map: str = "project"
 
     def __post_init__(self):
-        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
-        _checks.choice("task", self.task, TASKS)
-        set_("actions", _checks.integer("actions", self.actions, 2))
-        set_("layers", _checks.integer("layers", self.layers, 1))
-        set_("heads", _checks.integer("heads", self.heads, 1))
-        set_("width", _checks.integer("width", self.width, 1))
+        _checks.validate(
+            self,
+            feedback=_checks.one_of(FEEDBACKS),
+            actions=_checks.at_least(2),
+            layers=_checks.at_least(1),
+            heads=_checks.at_least(1),
+            width=_checks.at_least(1),
+            mlp_ratio=_checks.at_least(1),
+            max_horizon=_checks.at_least(1),
+            domain=_checks.one_of(DOMAINS),
+            radius=_checks.number(low=0.0, low_open=True),
+            bandit_token=_checks.one_of(BANDIT_TOKENS),
+            ball_map=_checks.one_of(BALL_MAPS),
+        )
         if self.width % self.heads:
             _checks.fail("heads", f"a divisor of width = {self.width}", self.heads)
-        set_("mlp_ratio", _checks.integer("mlp_ratio", self.mlp_ratio, 1))
-        set_("max_horizon", _checks.integer("max_horizon", self.max_horizon, 1))
-        _checks.choice("domain", self.domain, DOMAINS)
-        set_("radius", _checks.real("radius", self.radius, low=0.0, low_open=True))
-        _checks.choice("bandit_token", self.bandit_token, BANDIT_TOKENS)
-        _checks.choice("ball_map", self.ball_map, BALL_MAPS)
 
     @property
     def token_dim(self) -> int:
         """``K + 2`` (bandit, shared reward slot), ``2K + 1`` (bandit, per-arm reward slots) or ``d + 1`` (online)."""
-        if self.task == "online":
+        if self.feedback == FULL:
             return self.actions + 1
         return self.actions + 2 if self.bandit_token == "shared" else 2 * self.actions + 1
 
