@@ -26,7 +26,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rmft_jax import _checks, generator
+from rmft_jax import checks, generator
 from rmft_jax.envs import ENV_NAMES, make_env
 from rmft_jax.models.transformer import TransformerConfig
 from rmft_jax.rmft import RMFTConfig
@@ -44,7 +44,7 @@ class EvalConfig:
     runs: int = 1000
 
     def __post_init__(self):
-        _checks.validate(self, horizon=_checks.at_least(0), runs=_checks.at_least(1))
+        checks.validate(self, horizon=checks.at_least(0), runs=checks.at_least(1))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,7 +79,7 @@ class TrainConfig:
         if self.rmft.online_target == "outputs" and (
             transformer.feedback != FULL or transformer.domain == "ball" and transformer.ball_map != "tanh"
         ):
-            _checks.fail(
+            checks.fail(
                 "config.rmft.online_target",
                 "'outputs' only for an online model on the simplex, or on the ball with model.ball_map = 'tanh'",
                 self.rmft.online_target,
@@ -121,10 +121,10 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: Any) -> "TrainConfig":
         if not isinstance(d, dict):
-            _checks.fail("config", "a JSON object with keys " + ", ".join(SECTIONS), type(d).__name__)
+            checks.fail("config", "a JSON object with keys " + ", ".join(SECTIONS), type(d).__name__)
         for key in d:
             if key not in SECTIONS:
-                _checks.fail(f"config.{key}", "one of the sections " + ", ".join(SECTIONS), key)
+                checks.fail(f"config.{key}", "one of the sections " + ", ".join(SECTIONS), key)
         env = _section(d, "env")
         env.setdefault("name", "mab")
         if "means" in env and isinstance(env["means"], list):
@@ -132,7 +132,7 @@ class TrainConfig:
         model = _section(d, "model")
         rmft = _build(RMFTConfig, _section(d, "rmft"), "rmft")
         ev = _build(EvalConfig, _section(d, "eval"), "eval")
-        seed = _checks.seed("config.seed", d.get("seed", 0))
+        seed = checks.seed("config.seed", d.get("seed", 0))
         rng = generator.check(d["rng"] if "rng" in d else generator.current(), "config.rng")
         return cls(env=tuple(sorted(env.items())), model=tuple(sorted(model.items())), rmft=rmft, eval=ev, seed=seed,
                    rng=rng)
@@ -141,13 +141,13 @@ class TrainConfig:
     def load(cls, path: str | Path) -> "TrainConfig":
         path = Path(path)
         if not path.is_file():
-            _checks.fail("config", "an existing JSON file", str(path))
+            checks.fail("config", "an existing JSON file", str(path))
         try:
             data = json.loads(path.read_text())
         except json.JSONDecodeError as e:
             raise ValueError(f"config: must be valid JSON ({path}: {e.msg} at line {e.lineno})") from None
         except UnicodeDecodeError:
-            _checks.fail("config", "a UTF-8 JSON file", f"{path} holds other bytes")
+            checks.fail("config", "a UTF-8 JSON file", f"{path} holds other bytes")
         return cls.from_dict(data)
 
     def with_overrides(self, overrides: dict[str, Any]) -> "TrainConfig":
@@ -159,7 +159,7 @@ class TrainConfig:
                 d[section] = value
                 continue
             if section not in SECTIONS or section in ("seed", "rng") or not key:
-                _checks.fail("set", "of the form section.key=value with section in env, model, rmft, eval", dotted)
+                checks.fail("set", "of the form section.key=value with section in env, model, rmft, eval", dotted)
             d[section][key] = value
         return TrainConfig.from_dict(d)
 
@@ -168,9 +168,9 @@ def _resolve_env(fields: dict) -> Environment:
     """The environment of a config's ``env`` section, or a one-line ``config.env.*`` error."""
     name = fields.pop("name", "mab")
     if name not in ENV_NAMES:
-        _checks.fail("config.env.name", "one of " + ", ".join(ENV_NAMES), name)
+        checks.fail("config.env.name", "one of " + ", ".join(ENV_NAMES), name)
     if fields.get("means") is not None and not isinstance(fields["means"], (list, tuple)):
-        _checks.fail("config.env.means", "a list of numbers, one per arm", fields["means"])
+        checks.fail("config.env.means", "a list of numbers, one per arm", fields["means"])
     try:
         return make_env(name, **fields)
     except ValueError as e:
@@ -184,7 +184,7 @@ def _resolve_model(fields: dict, env: Environment) -> TransformerConfig:
     actions; for online learning the domain and radius unless given), or a ``config.model.*`` error."""
     for derived in ("feedback", "actions"):
         if derived in fields:
-            _checks.fail(f"config.model.{derived}", "left out (it is derived from the environment)", fields[derived])
+            checks.fail(f"config.model.{derived}", "left out (it is derived from the environment)", fields[derived])
     fields.update(feedback=env.feedback, actions=env.num_actions)
     if env.feedback == FULL:
         fields.setdefault("domain", env.domain)
@@ -200,7 +200,7 @@ def _resolve_model(fields: dict, env: Environment) -> TransformerConfig:
 def _section(d: dict, name: str) -> dict:
     sec = d.get(name, {})
     if not isinstance(sec, dict):
-        _checks.fail(f"config.{name}", "a JSON object", sec)
+        checks.fail(f"config.{name}", "a JSON object", sec)
     return dict(sec)
 
 
@@ -208,13 +208,13 @@ def _build(cls, fields: dict, section: str):
     known = {f.name: f for f in dataclasses.fields(cls)}
     for key, value in fields.items():
         if key not in known:
-            _checks.fail(f"config.{section}.{key}", "a known key: " + ", ".join(sorted(known)), key)
+            checks.fail(f"config.{section}.{key}", "a known key: " + ", ".join(sorted(known)), key)
         if known[key].type in ("bool",) and not isinstance(value, bool):
-            _checks.fail(f"config.{section}.{key}", "true or false", value)
+            checks.fail(f"config.{section}.{key}", "true or false", value)
         if known[key].type in ("int",) and (isinstance(value, bool) or not isinstance(value, int)):
-            _checks.fail(f"config.{section}.{key}", "an integer", value)
+            checks.fail(f"config.{section}.{key}", "an integer", value)
         if known[key].type in ("float",) and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            _checks.fail(f"config.{section}.{key}", "a number", value)
+            checks.fail(f"config.{section}.{key}", "a number", value)
     try:
         return cls(**fields)
     except ValueError as e:

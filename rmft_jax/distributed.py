@@ -38,7 +38,7 @@ import jax
 import numpy as np
 from jax.experimental import multihost_utils
 
-from rmft_jax import _checks
+from rmft_jax import checks
 
 COORDINATOR_VAR = "JAX_COORDINATOR_ADDRESS"
 BIND_VAR = "JAX_COORDINATOR_BIND_ADDRESS"
@@ -76,11 +76,11 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
     num_processes = _env_int(NUM_PROCESSES_VAR) if num_processes is None else num_processes
     process_id = _env_int(PROCESS_ID_VAR) if process_id is None else process_id
     if num_processes is not None:
-        num_processes = _checks.integer("num_processes", num_processes, 1)
+        num_processes = checks.integer("num_processes", num_processes, 1)
     if process_id is not None:
-        process_id = _checks.integer("process_id", process_id, 0)
+        process_id = checks.integer("process_id", process_id, 0)
         if num_processes is not None and process_id >= num_processes:
-            _checks.fail("process_id", f"< num_processes = {num_processes}", process_id)
+            checks.fail("process_id", f"< num_processes = {num_processes}", process_id)
     if jax.distributed.is_initialized():
         raise ValueError("distributed: this process has already joined a multi-process job")
     # Before the backend starts: the CPU client picks its collectives when it is created.
@@ -157,7 +157,7 @@ def launch_local(command: Sequence[str], processes: int, env: dict[str, str] | N
     ``SIGKILL`` after ``grace_s``) and that code is returned (0 when all succeed). Ctrl-C or
     ``SIGTERM`` to the launcher stops them all and returns 130.
     """
-    processes = _checks.integer("processes", processes, 1)
+    processes = checks.integer("processes", processes, 1)
     base = dict(os.environ if env is None else env)
     address = f"127.0.0.1:{free_port()}"
     base[COORDINATOR_VAR] = address

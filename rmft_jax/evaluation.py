@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from rmft_jax import _checks, metrics
+from rmft_jax import checks, metrics
 from rmft_jax.envs.bandit import BanditEnv
 from rmft_jax.envs.nonstationary import DriftingBanditEnv, variation_budget
 from rmft_jax.rollout import check_compatible, draw_episodes, rollout_episode
@@ -132,7 +132,7 @@ def memory_estimate(env: Environment, runs: int, chunk: int | None = None, num_r
 def check_memory(env: Environment, runs: int, chunk: int | None = None, num_resamples: int = 1000) -> None:
     """Refuse an evaluation whose :func:`memory_estimate` exceeds the memory limit (a one-line ``ValueError``)."""
     nbytes, what = memory_estimate(env, runs, chunk, num_resamples)
-    limit = _checks.MEMORY_SHARE * _checks.available_memory()
+    limit = checks.MEMORY_SHARE * checks.available_memory()
     if nbytes <= limit:
         return
     # Name the flag to change: the one run that already does not fit, else the bootstrap, else runs.
@@ -142,7 +142,7 @@ def check_memory(env: Environment, runs: int, chunk: int | None = None, num_resa
         field = "bootstrap"
     else:
         field = "runs"
-    _checks.fits_in_memory(field, nbytes, what)
+    checks.fits_in_memory(field, nbytes, what)
 
 
 def _instance_gap(env: Environment) -> tuple[float | None, float]:
@@ -190,9 +190,9 @@ def evaluate_policy(
       ``None`` unless the env drifts), ``variation_budget_runs`` and
       ``wall_time_s``. Arrays are NumPy; pass to ``results.save_json`` as is.
     """
-    runs = _checks.integer("runs", runs, 1)
+    runs = checks.integer("runs", runs, 1)
     if chunk is not None:
-        chunk = _checks.integer("chunk", chunk, 1)
+        chunk = checks.integer("chunk", chunk, 1)
     check_compatible(env, policy)
     check_memory(env, runs, chunk, num_resamples)
     start = time.perf_counter()

@@ -38,7 +38,7 @@ from collections.abc import Iterator
 
 import jax
 
-from rmft_jax import _checks
+from rmft_jax import checks
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,7 +68,7 @@ NOT_OFFERED = {
 def check(name, field: str = "rng") -> str:
     """``name`` if it is a generator the package offers, else a one-line ``ValueError`` naming ``field``."""
     if not isinstance(name, str) or name not in GENERATORS:
-        _checks.fail(field, "one of " + ", ".join(GENERATORS), name)
+        checks.fail(field, "one of " + ", ".join(GENERATORS), name)
     return name
 
 

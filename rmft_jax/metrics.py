@@ -42,7 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import stats
 
-from rmft_jax import _checks
+from rmft_jax import checks
 from rmft_jax.types import FEEDBACKS, FULL, Array, Trajectory
 
 UNPLAYED = ("ignore", "optimistic", "tie")
@@ -400,7 +400,7 @@ def summarize(
       ``suff_fail_freq_half`` (at round ``max(1, T // 2)``), ``k_min_frac_final``
       (at ``T``), ``greedy_frac``, ``median_reward``, ``median_reward_rescaled``.
     """
-    _checks.choice("feedback", feedback, FEEDBACKS)
+    checks.choice("feedback", feedback, FEEDBACKS)
     regret = jnp.asarray(trajectory.regret, jnp.float32)
     if regret.ndim != 2:
         raise ValueError(f"trajectory: must be a batch with regret of shape (N, T) (got {regret.shape})")

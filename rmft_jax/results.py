@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from rmft_jax import _signals, generator
-from rmft_jax._checks import fail as _fail
+from rmft_jax.checks import fail as _fail
 
 PACKAGES = ("rmft-jax", "jax", "jaxlib", "flax", "optax", "chex", "numpy", "scipy", "matplotlib", "tqdm")
 

@@ -36,7 +36,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from rmft_jax import _checks
+from rmft_jax import checks
 from rmft_jax.rollout import rollout_tasks, sample_tasks
 from rmft_jax.types import BANDIT, Array, Environment, PyTree
 
@@ -108,32 +108,32 @@ class RMFTConfig:
     online_target: str = "policy"
 
     def __post_init__(self):
-        positive = _checks.number(low=0.0, low_open=True)
-        _checks.validate(
+        positive = checks.number(low=0.0, low_open=True)
+        checks.validate(
             self,
-            tasks=_checks.at_least(1),
-            rollouts=_checks.at_least(1),
-            keep=_checks.at_least(1),
-            iterations=_checks.at_least(0),
-            sft_steps=_checks.at_least(1),
-            batch_size=_checks.at_least(0),
+            tasks=checks.at_least(1),
+            rollouts=checks.at_least(1),
+            keep=checks.at_least(1),
+            iterations=checks.at_least(0),
+            sft_steps=checks.at_least(1),
+            batch_size=checks.at_least(0),
             learning_rate=positive,
-            weight_decay=_checks.number(low=0.0),
+            weight_decay=checks.number(low=0.0),
             grad_clip=positive,
             temperature=positive,
-            explore_std=_checks.number(low=0.0),
-            buffer_iterations=_checks.at_least(1),
-            warm_start=_checks.boolean,
-            entropy_bonus=_checks.number(low=0.0),
-            shared_env_noise=_checks.boolean,
-            selection=_checks.one_of(SELECTIONS),
-            selection_horizon=_checks.at_least(0),
-            online_target=_checks.one_of(ONLINE_TARGETS),
+            explore_std=checks.number(low=0.0),
+            buffer_iterations=checks.at_least(1),
+            warm_start=checks.boolean,
+            entropy_bonus=checks.number(low=0.0),
+            shared_env_noise=checks.boolean,
+            selection=checks.one_of(SELECTIONS),
+            selection_horizon=checks.at_least(0),
+            online_target=checks.one_of(ONLINE_TARGETS),
         )
         if self.keep > self.rollouts:
-            _checks.fail("keep", f"<= rollouts = {self.rollouts}", self.keep)
+            checks.fail("keep", f"<= rollouts = {self.rollouts}", self.keep)
         if (self.selection == "extrapolated") != (self.selection_horizon > 0):
-            _checks.fail("selection_horizon", "> 0 with selection 'extrapolated' and 0 otherwise", self.selection_horizon)
+            checks.fail("selection_horizon", "> 0 with selection 'extrapolated' and 0 otherwise", self.selection_horizon)
 
     @property
     def buffer_size(self) -> int:

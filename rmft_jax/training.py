@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 from tqdm.auto import tqdm
 
-from rmft_jax import _checks, checkpoint, distributed, generator, sharding
+from rmft_jax import checks, checkpoint, distributed, generator, sharding
 from rmft_jax.config import TrainConfig
 from rmft_jax.models.policy import (
     BanditTransformerPolicy,
@@ -248,10 +248,10 @@ def _check_run_dir(run_dir: Path, resume: bool) -> None:
     """
     field = "resume" if resume else "out"
     if run_dir.exists() and not run_dir.is_dir():
-        _checks.fail("out", "a directory for the run (this is a file)", str(run_dir))
+        checks.fail("out", "a directory for the run (this is a file)", str(run_dir))
     has_run = (run_dir / checkpoint.CONFIG).exists()
     if resume and not has_run:
-        _checks.fail("resume", f"given for a run directory holding {checkpoint.CONFIG}", str(run_dir))
+        checks.fail("resume", f"given for a run directory holding {checkpoint.CONFIG}", str(run_dir))
     if not resume:
         if has_run or (run_dir / checkpoint.STATE).exists() or (run_dir / checkpoint.MSGPACK).exists():
             raise ValueError(
@@ -260,7 +260,7 @@ def _check_run_dir(run_dir: Path, resume: bool) -> None:
         if run_dir.is_dir():
             others = sorted(p.name for p in run_dir.iterdir() if not checkpoint.is_stray(p.name))
             if others:
-                _checks.fail(
+                checks.fail(
                     "out", "a new or empty directory (it holds files that are not a run: "
                     + ", ".join(others[:3]) + (", ..." if len(others) > 3 else "") + "); choose another directory",
                     str(run_dir),
@@ -300,7 +300,7 @@ def memory_estimate(cfg: TrainConfig) -> tuple[int, str, str]:
 def check_memory(cfg: TrainConfig) -> None:
     """Refuse a config whose :func:`memory_estimate` exceeds the memory limit (one-line ``ValueError``)."""
     nbytes, what, field = memory_estimate(cfg)
-    _checks.fits_in_memory(field, nbytes, what)
+    checks.fits_in_memory(field, nbytes, what)
 
 
 def iteration_key(cfg: TrainConfig) -> Array:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from rmft_jax import _checks, generator
+from rmft_jax import checks, generator
 from rmft_jax.envs import make_env
 from rmft_jax.envs.bandit import PRIORS, REWARDS
 from rmft_jax.envs.nonstationary import DRIFTS
@@ -87,25 +87,25 @@ def parse_means(text: str) -> tuple[float, ...]:
     try:
         values = tuple(float(x) for x in text.split(","))
     except ValueError:
-        _checks.fail("means", "comma-separated numbers", text)
-    return _checks.reals("means", values)
+        checks.fail("means", "comma-separated numbers", text)
+    return checks.reals("means", values)
 
 
 def load_sequence(path: str) -> np.ndarray:
     """Read a ``.npy`` reward sequence; ``ValueError`` naming ``sequence`` if unreadable or not numeric."""
     p = Path(path)
     if not p.is_file():
-        _checks.fail("sequence", "an existing .npy file", path)
+        checks.fail("sequence", "an existing .npy file", path)
     try:
         # Memory-mapped first: the header gives dtype and shape, checked before the data is read.
         arr = np.load(p, allow_pickle=False, mmap_mode="r")
     except Exception as e:  # noqa: BLE001 - any unreadable file is the same user error
         raise ValueError(f"sequence: must be a readable .npy file ({path!r}: {type(e).__name__})") from None
     if not isinstance(arr, np.ndarray) or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        _checks.fail("sequence", "a numeric .npy array", f"{path} with dtype {getattr(arr, 'dtype', type(arr))}")
+        checks.fail("sequence", "a numeric .npy array", f"{path} with dtype {getattr(arr, 'dtype', type(arr))}")
     if np.iscomplexobj(arr):
-        _checks.fail("sequence", "a real-valued .npy array", f"{path} with dtype {arr.dtype}")
-    _checks.fits_in_memory("sequence", 8 * arr.size, f"the {arr.shape} sequence as float64")
+        checks.fail("sequence", "a real-valued .npy array", f"{path} with dtype {arr.dtype}")
+    checks.fits_in_memory("sequence", 8 * arr.size, f"the {arr.shape} sequence as float64")
     try:
         return np.array(arr)
     except OSError as e:  # the file changed or vanished under the map
@@ -116,7 +116,7 @@ def build_env(args: argparse.Namespace) -> Environment:
     """The environment the flags describe (validated by its constructor)."""
     for flag, envs in ONLY_FOR.items():
         if getattr(args, flag) is not None and args.env not in envs:
-            _checks.fail(flag, f"given only with --env {' or '.join(envs)}", getattr(args, flag))
+            checks.fail(flag, f"given only with --env {' or '.join(envs)}", getattr(args, flag))
     common = {}
     if args.noise is not None:
         common["noise"] = args.noise
@@ -128,7 +128,7 @@ def build_env(args: argparse.Namespace) -> Environment:
         means = parse_means(args.means) if args.means is not None else None
         arms = args.arms if args.arms is not None else (len(means) if means is not None else 5)
         if means is not None and len(means) != arms:
-            _checks.fail("means", f"a list of exactly --arms = {arms} numbers", args.means)
+            checks.fail("means", f"a list of exactly --arms = {arms} numbers", args.means)
         if args.env == "nsmab":
             return make_env("nsmab", arms=arms, drift=args.drift or "piecewise", **common)
         if means is not None:
@@ -140,12 +140,12 @@ def build_env(args: argparse.Namespace) -> Environment:
         if args.prior_high is not None:
             common["prior_high"] = args.prior_high
         if args.reward == "gamma" and means is None and args.prior in (None, "uniform") and args.prior_low is None:
-            _checks.fail("prior_low", "> 0 for gamma rewards: give --prior-low (and --prior-high) or --means", 0.0)
+            checks.fail("prior_low", "> 0 for gamma rewards: give --prior-low (and --prior-high) or --means", 0.0)
         return make_env("mab", arms=arms, **common)
     domain = args.env.removeprefix("fol-")
     if args.sequence is not None:
         if args.family is not None:
-            _checks.fail("family", "left out when --sequence gives a custom sequence", args.family)
+            checks.fail("family", "left out when --sequence gives a custom sequence", args.family)
         arr = check_sequence(load_sequence(args.sequence), args.horizon, args.dim)
         return OnlineEnv.from_array(arr, domain=domain, **common)
     return make_env(
@@ -176,12 +176,12 @@ def run(args: argparse.Namespace) -> int:
     # Validation first: nothing is computed or written until every input is checked.
     if args.rng is not None:
         generator.use(args.rng)
-    runs = _checks.integer("runs", args.runs, 1)
-    seed = _checks.seed("seed", args.seed)
-    chunk = None if args.chunk is None else _checks.integer("chunk", args.chunk, 1)
-    resamples = _checks.integer("bootstrap", args.bootstrap, 1)
+    runs = checks.integer("runs", args.runs, 1)
+    seed = checks.seed("seed", args.seed)
+    chunk = None if args.chunk is None else checks.integer("chunk", args.chunk, 1)
+    resamples = checks.integer("bootstrap", args.bootstrap, 1)
     if args.base and args.checkpoint is None:
-        _checks.fail("base", "given only with --checkpoint (it evaluates that run's untrained model)", True)
+        checks.fail("base", "given only with --checkpoint (it evaluates that run's untrained model)", True)
     env = build_env(args)
     from rmft_jax.evaluation import check_memory
 
@@ -196,11 +196,11 @@ def run(args: argparse.Namespace) -> int:
     if args.plot is not None:
         plotting.check_figure_path(args.plot)
         if args.out is not None and Path(args.plot).resolve() == Path(args.out).resolve():
-            _checks.fail("plot", "a different file from --out", args.plot)
+            checks.fail("plot", "a different file from --out", args.plot)
 
     if args.checkpoint is not None:
         if args.policy is not None:
-            _checks.fail("policy", "left out when --checkpoint gives the model", args.policy)
+            checks.fail("policy", "left out when --checkpoint gives the model", args.policy)
         policy, params = load_checkpoint_policy(args.checkpoint, env, base=args.base)
         from rmft_jax.rollout import check_compatible
 

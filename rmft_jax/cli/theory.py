@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from rmft_jax import _checks
+from rmft_jax import checks
 from rmft_jax.results import check_directory
 
 
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     # would triple the start-up time of `rmft --help` and of every other command.
     from rmft_jax.theory import run_theory, run_theory_rmft
 
-    seed = _checks.seed("seed", args.seed)
+    seed = checks.seed("seed", args.seed)
     check_directory(args.out, "out")
     runner = run_theory_rmft if args.rmft else run_theory
     runner(args.out, quick=args.quick, overwrite=args.overwrite, seed=seed)

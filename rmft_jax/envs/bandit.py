@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from rmft_jax import _checks
+from rmft_jax import checks
 from rmft_jax.domain import UNIFORM_STD
 from rmft_jax.regret import pseudo_regret
 from rmft_jax.types import BANDIT, Array, Environment, Episode
@@ -66,9 +66,9 @@ def draw_noise(reward: str, gamma_shape: float, key: Array, shape: tuple[int, ..
 def check_means(field: str, reward: str, means) -> None:
     """Raise if ``means`` lie outside the reward process's range."""
     if reward == "bernoulli" and any(not 0.0 <= m <= 1.0 for m in means):
-        _checks.fail(field, "in [0, 1] for bernoulli rewards", list(means))
+        checks.fail(field, "in [0, 1] for bernoulli rewards", list(means))
     if reward == "gamma" and any(m <= 0.0 for m in means):
-        _checks.fail(field, "> 0 for gamma rewards", list(means))
+        checks.fail(field, "> 0 for gamma rewards", list(means))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,30 +103,30 @@ class BanditEnv(Environment):
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
-        set_("arms", _checks.integer("arms", self.arms, 2))
-        set_("horizon", _checks.integer("horizon", self.horizon, 1))
-        _checks.choice("reward", self.reward, REWARDS)
-        set_("noise", _checks.real("noise", self.noise, low=0.0))
-        set_("gamma_shape", _checks.real("gamma_shape", self.gamma_shape, low=0.0, low_open=True))
+        set_("arms", checks.integer("arms", self.arms, 2))
+        set_("horizon", checks.integer("horizon", self.horizon, 1))
+        checks.choice("reward", self.reward, REWARDS)
+        set_("noise", checks.real("noise", self.noise, low=0.0))
+        set_("gamma_shape", checks.real("gamma_shape", self.gamma_shape, low=0.0, low_open=True))
         if self.means is not None:
-            set_("means", _checks.reals("means", self.means, self.arms))
+            set_("means", checks.reals("means", self.means, self.arms))
             check_means("means", self.reward, self.means)
             if self.prior not in ("fixed", "uniform"):
-                _checks.fail("prior", "'fixed' when means are given", self.prior)
+                checks.fail("prior", "'fixed' when means are given", self.prior)
             set_("prior", "fixed")
-        _checks.choice("prior", self.prior, PRIORS)
+        checks.choice("prior", self.prior, PRIORS)
         if self.prior == "fixed" and self.means is None:
-            _checks.fail("means", "a list of K numbers when prior is 'fixed'", None)
-        set_("prior_low", _checks.real("prior_low", self.prior_low))
-        set_("prior_high", _checks.real("prior_high", self.prior_high))
+            checks.fail("means", "a list of K numbers when prior is 'fixed'", None)
+        set_("prior_low", checks.real("prior_low", self.prior_low))
+        set_("prior_high", checks.real("prior_high", self.prior_high))
         if self.prior == "uniform":
             if self.prior_high <= self.prior_low:
-                _checks.fail("prior_high", f"> prior_low = {self.prior_low}", self.prior_high)
+                checks.fail("prior_high", f"> prior_low = {self.prior_low}", self.prior_high)
             check_means("prior_low/prior_high", self.reward, (self.prior_low, self.prior_high))
             if self.reward == "gamma" and self.prior_low <= 0:
-                _checks.fail("prior_low", "> 0 for gamma rewards", self.prior_low)
-        set_("prior_mean", _checks.real("prior_mean", self.prior_mean))
-        set_("prior_std", _checks.real("prior_std", self.prior_std, low=0.0))
+                checks.fail("prior_low", "> 0 for gamma rewards", self.prior_low)
+        set_("prior_mean", checks.real("prior_mean", self.prior_mean))
+        set_("prior_std", checks.real("prior_std", self.prior_std, low=0.0))
 
     @property
     def num_actions(self) -> int:

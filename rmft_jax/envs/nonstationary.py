@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from rmft_jax import _checks
+from rmft_jax import checks
 from rmft_jax.envs.bandit import REWARDS, draw_noise, reward_from_noise
 from rmft_jax.regret import dynamic_regret
 from rmft_jax.types import BANDIT, Array, Environment, Episode
@@ -76,16 +76,16 @@ class DriftingBanditEnv(Environment):
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
-        set_("arms", _checks.integer("arms", self.arms, 2))
-        set_("horizon", _checks.integer("horizon", self.horizon, 1))
-        _checks.choice("reward", self.reward, REWARDS)
-        set_("noise", _checks.real("noise", self.noise, low=0.0))
-        set_("gamma_shape", _checks.real("gamma_shape", self.gamma_shape, low=0.0, low_open=True))
-        _checks.choice("drift", self.drift, DRIFTS)
-        set_("changes", _checks.integer("changes", self.changes, 0))
-        set_("walk_std", _checks.real("walk_std", self.walk_std, low=0.0))
-        set_("period", _checks.real("period", self.period, low=0.0, low_open=True))
-        set_("amplitude", _checks.real("amplitude", self.amplitude, low=0.0, high=0.5))
+        set_("arms", checks.integer("arms", self.arms, 2))
+        set_("horizon", checks.integer("horizon", self.horizon, 1))
+        checks.choice("reward", self.reward, REWARDS)
+        set_("noise", checks.real("noise", self.noise, low=0.0))
+        set_("gamma_shape", checks.real("gamma_shape", self.gamma_shape, low=0.0, low_open=True))
+        checks.choice("drift", self.drift, DRIFTS)
+        set_("changes", checks.integer("changes", self.changes, 0))
+        set_("walk_std", checks.real("walk_std", self.walk_std, low=0.0))
+        set_("period", checks.real("period", self.period, low=0.0, low_open=True))
+        set_("amplitude", checks.real("amplitude", self.amplitude, low=0.0, high=0.5))
 
     @property
     def num_actions(self) -> int:

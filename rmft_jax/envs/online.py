@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from rmft_jax import _checks
+from rmft_jax import checks
 from rmft_jax.domain import DOMAINS
 from rmft_jax.regret import static_regret
 from rmft_jax.types import FULL, ActionSpace, Array, Environment, Episode
@@ -61,15 +61,15 @@ def check_sequence(data, horizon: int | None, dim: int | None) -> np.ndarray:
     """Validate a user reward sequence: shape ``(T, d)``, finite values."""
     arr = np.asarray(data, dtype=np.float64)
     if arr.ndim != 2:
-        _checks.fail("sequence", "an array of shape (T, d)", f"shape {arr.shape}")
+        checks.fail("sequence", "an array of shape (T, d)", f"shape {arr.shape}")
     if horizon is not None and arr.shape[0] != horizon:
-        _checks.fail("sequence", f"an array with T = horizon = {horizon} rows", f"shape {arr.shape}")
+        checks.fail("sequence", f"an array with T = horizon = {horizon} rows", f"shape {arr.shape}")
     if dim is not None and arr.shape[1] != dim:
-        _checks.fail("sequence", f"an array with d = dim = {dim} columns", f"shape {arr.shape}")
+        checks.fail("sequence", f"an array with d = dim = {dim} columns", f"shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
-        _checks.fail("sequence", "finite (no NaN or inf)", "non-finite values")
-    if arr.size and np.max(np.abs(arr)) > _checks.FLOAT32_MAX:
-        _checks.fail("sequence", "values within float32 range (|x| <= 3.4e38)", f"max |x| = {np.max(np.abs(arr)):.3g}")
+        checks.fail("sequence", "finite (no NaN or inf)", "non-finite values")
+    if arr.size and np.max(np.abs(arr)) > checks.FLOAT32_MAX:
+        checks.fail("sequence", "values within float32 range (|x| <= 3.4e38)", f"max |x| = {np.max(np.abs(arr)):.3g}")
     return arr
 
 
@@ -103,21 +103,21 @@ class OnlineEnv(Environment):
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
-        set_("dim", _checks.integer("dim", self.dim, 2))
-        set_("horizon", _checks.integer("horizon", self.horizon, 1))
-        _checks.choice("domain", self.domain, DOMAINS)
-        set_("radius", _checks.real("radius", self.radius, low=0.0, low_open=True))
-        _checks.choice("sequence", self.sequence, SEQUENCES)
-        set_("noise", _checks.real("noise", self.noise, low=0.0))
-        set_("mean_scale", _checks.real("mean_scale", self.mean_scale, low=0.0))
-        set_("period", _checks.real("period", self.period, low=0.0, low_open=True))
+        set_("dim", checks.integer("dim", self.dim, 2))
+        set_("horizon", checks.integer("horizon", self.horizon, 1))
+        checks.choice("domain", self.domain, DOMAINS)
+        set_("radius", checks.real("radius", self.radius, low=0.0, low_open=True))
+        checks.choice("sequence", self.sequence, SEQUENCES)
+        set_("noise", checks.real("noise", self.noise, low=0.0))
+        set_("mean_scale", checks.real("mean_scale", self.mean_scale, low=0.0))
+        set_("period", checks.real("period", self.period, low=0.0, low_open=True))
         if self.sequence == "custom":
             if self.data is None:
-                _checks.fail("sequence", "given as data (a (T, d) array) when sequence is 'custom'", None)
+                checks.fail("sequence", "given as data (a (T, d) array) when sequence is 'custom'", None)
             arr = check_sequence(self.data, self.horizon, self.dim)
             set_("data", tuple(tuple(float(x) for x in row) for row in arr))
         elif self.data is not None:
-            _checks.fail("data", "given only with sequence='custom'", "an array")
+            checks.fail("data", "given only with sequence='custom'", "an array")
 
     @classmethod
     def from_array(cls, data, **kwargs) -> "OnlineEnv":

@@ -38,7 +38,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx, struct
 
-from rmft_jax import _checks
+from rmft_jax import checks
 from rmft_jax.domain import DOMAINS, preimage, to_domain
 from rmft_jax.models import transformer as tfm
 from rmft_jax.models.transformer import KVCache, TransformerConfig
@@ -84,8 +84,8 @@ def decode_segments(horizon: int, first: int = SEGMENT_FIRST) -> tuple[tuple[int
     100 slots, 64% of the single cache's slot reads. ``first = 0``, or a horizon
     of at most ``first``, gives one segment.
     """
-    horizon = _checks.integer("horizon", horizon, 1)
-    first = _checks.integer("decode_segment", first, 0)
+    horizon = checks.integer("horizon", horizon, 1)
+    first = checks.integer("decode_segment", first, 0)
     plan, length = [], first
     if first:
         while length < horizon:
@@ -115,23 +115,23 @@ class _TransformerPolicy(Policy):
     def _validate(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
         if not isinstance(self.cfg, TransformerConfig):
-            _checks.fail("cfg", "a TransformerConfig", type(self.cfg).__name__)
+            checks.fail("cfg", "a TransformerConfig", type(self.cfg).__name__)
         if self.cfg.feedback != self.feedback:
-            _checks.fail("cfg.feedback", f"'{self.feedback}' for {type(self).__name__}", self.cfg.feedback)
+            checks.fail("cfg.feedback", f"'{self.feedback}' for {type(self).__name__}", self.cfg.feedback)
         if self.graphdef is None:
             set_("graphdef", tfm.graphdef_for(self.cfg))
-        horizon = self.cfg.max_horizon if self.horizon is None else _checks.integer("horizon", self.horizon, 1)
+        horizon = self.cfg.max_horizon if self.horizon is None else checks.integer("horizon", self.horizon, 1)
         self.cfg.check_horizon(horizon)
         set_("horizon", horizon)
-        set_("decode_segment", _checks.integer("decode_segment", self.decode_segment, 0))
+        set_("decode_segment", checks.integer("decode_segment", self.decode_segment, 0))
         if self.tile is not None:
-            set_("tile", _checks.integer("tile", self.tile, 0))
+            set_("tile", checks.integer("tile", self.tile, 0))
 
     def _check_rollout(self, horizon: int) -> None:
         # Runs while tracing: a too-long rollout fails before any compilation.
         self.cfg.check_horizon(horizon)
         if horizon > self.horizon:
-            _checks.fail("horizon", f"<= the policy's cache horizon = {self.horizon}", horizon)
+            checks.fail("horizon", f"<= the policy's cache horizon = {self.horizon}", horizon)
 
     def _token(self, action: Array, feedback: Array) -> Array:
         raise NotImplementedError
@@ -218,7 +218,7 @@ class BanditTransformerPolicy(_TransformerPolicy):
 
     def __post_init__(self):
         self._validate()
-        object.__setattr__(self, "temperature", _checks.real("temperature", self.temperature, low=0.0))
+        object.__setattr__(self, "temperature", checks.real("temperature", self.temperature, low=0.0))
 
     @property
     def arms(self) -> int:
@@ -268,7 +268,7 @@ class OnlineTransformerPolicy(_TransformerPolicy):
 
     def __post_init__(self):
         self._validate()
-        object.__setattr__(self, "explore_std", _checks.real("explore_std", self.explore_std, low=0.0))
+        object.__setattr__(self, "explore_std", checks.real("explore_std", self.explore_std, low=0.0))
 
     @property
     def dim(self) -> int:
@@ -355,7 +355,7 @@ def bandit_log_probs(graphdef: nnx.GraphDef, params: PyTree, actions: Array, rew
       after reading rounds ``1..t-1``: the distribution ``act`` samples round ``t`` from.
     """
     if temperature <= 0:
-        _checks.fail("temperature", "> 0 for log-probabilities (0 is greedy, no density)", temperature)
+        checks.fail("temperature", "> 0 for log-probabilities (0 is greedy, no density)", temperature)
     chex.assert_rank([actions, rewards], 1)
     chex.assert_equal_shape([actions, rewards])
     model = nnx.merge(graphdef, params)
@@ -426,7 +426,7 @@ def online_policy_loss(pred: Array, target: Array, domain: str) -> Array:
         ``"simplex"``: mean over rounds of the cross-entropy
         ``H(target, pred) = −Σ_i target_i log pred_i`` (with ``pred = softmax(y)``).
     """
-    _checks.choice("domain", domain, DOMAINS)
+    checks.choice("domain", domain, DOMAINS)
     chex.assert_equal_shape([pred, target])
     if domain == "ball":
         return jnp.mean(jnp.sum((pred - target) ** 2, axis=-1))

@@ -60,7 +60,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx, struct
 
-from rmft_jax import _checks
+from rmft_jax import checks
 from rmft_jax.domain import BALL_MAPS, DOMAINS
 from rmft_jax.types import BANDIT, FEEDBACKS, FULL, Array, PyTree
 
@@ -111,22 +111,22 @@ class TransformerConfig:
     ball_map: str = "project"
 
     def __post_init__(self):
-        _checks.validate(
+        checks.validate(
             self,
-            feedback=_checks.one_of(FEEDBACKS),
-            actions=_checks.at_least(2),
-            layers=_checks.at_least(1),
-            heads=_checks.at_least(1),
-            width=_checks.at_least(1),
-            mlp_ratio=_checks.at_least(1),
-            max_horizon=_checks.at_least(1),
-            domain=_checks.one_of(DOMAINS),
-            radius=_checks.number(low=0.0, low_open=True),
-            bandit_token=_checks.one_of(BANDIT_TOKENS),
-            ball_map=_checks.one_of(BALL_MAPS),
+            feedback=checks.one_of(FEEDBACKS),
+            actions=checks.at_least(2),
+            layers=checks.at_least(1),
+            heads=checks.at_least(1),
+            width=checks.at_least(1),
+            mlp_ratio=checks.at_least(1),
+            max_horizon=checks.at_least(1),
+            domain=checks.one_of(DOMAINS),
+            radius=checks.number(low=0.0, low_open=True),
+            bandit_token=checks.one_of(BANDIT_TOKENS),
+            ball_map=checks.one_of(BALL_MAPS),
         )
         if self.width % self.heads:
-            _checks.fail("heads", f"a divisor of width = {self.width}", self.heads)
+            checks.fail("heads", f"a divisor of width = {self.width}", self.heads)
 
     @property
     def token_dim(self) -> int:
@@ -142,7 +142,7 @@ class TransformerConfig:
     def check_horizon(self, horizon: int) -> None:
         """Raise the standard error if ``horizon`` exceeds what the model serves."""
         if horizon > self.max_horizon:
-            _checks.fail("horizon", f"<= max_horizon = {self.max_horizon}", horizon)
+            checks.fail("horizon", f"<= max_horizon = {self.max_horizon}", horizon)
 
 
 # --- tokens ------------------------------------------------------------------------
@@ -316,7 +316,7 @@ class Transformer(nnx.Module):
         """
         cfg = self.cfg
         if tokens.ndim != 2 or tokens.shape[1] != cfg.token_dim:
-            _checks.fail("tokens", f"an array of shape (T, {cfg.token_dim})", f"shape {tokens.shape}")
+            checks.fail("tokens", f"an array of shape (T, {cfg.token_dim})", f"shape {tokens.shape}")
         cfg.check_horizon(tokens.shape[0])
         x = self.embed(tokens)
         for block in self.blocks:
@@ -348,7 +348,7 @@ class Transformer(nnx.Module):
 
 def init_cache(cfg: TransformerConfig, length: int) -> KVCache:
     """Zeros, one ``(heads, length, head_dim)`` buffer per layer; ``length <= max_horizon``."""
-    length = _checks.integer("length", length, 1)
+    length = checks.integer("length", length, 1)
     cfg.check_horizon(length)
     zeros = tuple(jnp.zeros((cfg.heads, length, cfg.head_dim)) for _ in range(cfg.layers))
     return KVCache(zeros, zeros)
@@ -361,7 +361,7 @@ def init_model(cfg: TransformerConfig, key: Array) -> tuple[nnx.GraphDef, nnx.St
     argument); ``params`` is the pytree of weights.
     """
     if not isinstance(cfg, TransformerConfig):
-        _checks.fail("cfg", "a TransformerConfig", type(cfg).__name__)
+        checks.fail("cfg", "a TransformerConfig", type(cfg).__name__)
     return nnx.split(Transformer(cfg, rngs=nnx.Rngs(params=key)))
 
 

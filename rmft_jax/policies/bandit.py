@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from rmft_jax import _checks
+from rmft_jax import checks
 from rmft_jax.domain import UNIFORM_STD
 from rmft_jax.types import BANDIT, ActionSpace, Array, Policy
 
@@ -109,7 +109,7 @@ def argmax_unplayed_first(index: Array, counts: Array, u: Array) -> Array:
 
 
 def check_arms(policy) -> None:
-    object.__setattr__(policy, "arms", _checks.integer("arms", policy.arms, 2))
+    object.__setattr__(policy, "arms", checks.integer("arms", policy.arms, 2))
 
 
 class BanditPolicy(Policy):
@@ -152,9 +152,9 @@ class UCB(BanditPolicy):
 
     def __post_init__(self):
         check_arms(self)
-        object.__setattr__(self, "c", _checks.real("c", self.c, low=0.0))
+        object.__setattr__(self, "c", checks.real("c", self.c, low=0.0))
         if not isinstance(self.log_t, bool):
-            _checks.fail("log_t", "True or False", self.log_t)
+            checks.fail("log_t", "True or False", self.log_t)
 
     def noise(self, key, horizon):
         return tie_noise(key, horizon)
@@ -208,7 +208,7 @@ class EpsilonGreedy(BanditPolicy):
 
     def __post_init__(self):
         check_arms(self)
-        object.__setattr__(self, "epsilon", _checks.real("epsilon", self.epsilon, low=0.0, high=1.0))
+        object.__setattr__(self, "epsilon", checks.real("epsilon", self.epsilon, low=0.0, high=1.0))
 
     def noise(self, key, horizon):
         return jax.random.uniform(key, (horizon, 3))
@@ -266,9 +266,9 @@ class Exp3(BanditPolicy):
     def __post_init__(self):
         check_arms(self)
         if self.horizon is not None:
-            object.__setattr__(self, "horizon", _checks.integer("horizon", self.horizon, 1))
+            object.__setattr__(self, "horizon", checks.integer("horizon", self.horizon, 1))
         if self.eta is not None:
-            object.__setattr__(self, "eta", _checks.real("eta", self.eta, low=0.0, low_open=True))
+            object.__setattr__(self, "eta", checks.real("eta", self.eta, low=0.0, low_open=True))
 
     def init(self, params=None, length=None) -> Exp3State:
         return Exp3State(jnp.zeros((self.arms,)), jnp.zeros((), jnp.int32))
@@ -318,8 +318,8 @@ class GaussianThompson(BanditPolicy):
     def __post_init__(self):
         check_arms(self)
         for f in ("noise_std", "prior_std"):
-            object.__setattr__(self, f, _checks.real(f, getattr(self, f), low=0.0, low_open=True))
-        object.__setattr__(self, "prior_mean", _checks.real("prior_mean", self.prior_mean))
+            object.__setattr__(self, f, checks.real(f, getattr(self, f), low=0.0, low_open=True))
+        object.__setattr__(self, "prior_mean", checks.real("prior_mean", self.prior_mean))
 
     def noise(self, key, horizon):
         return jax.random.normal(key, (horizon, self.arms))
@@ -353,7 +353,7 @@ class BetaThompson(BanditPolicy):
     def __post_init__(self):
         check_arms(self)
         for f in ("alpha", "beta"):
-            object.__setattr__(self, f, _checks.real(f, getattr(self, f), low=0.0, low_open=True))
+            object.__setattr__(self, f, checks.real(f, getattr(self, f), low=0.0, low_open=True))
 
     def noise(self, key, horizon):
         return jax.random.split(key, horizon)

@@ -58,7 +58,7 @@ import jax
 import jax.numpy as jnp
 from jax.scipy import special
 
-from rmft_jax import _checks
+from rmft_jax import checks
 from rmft_jax.domain import UNIFORM_STD
 from rmft_jax.policies.bandit import ArmStats, BanditPolicy, check_arms
 from rmft_jax.types import Array
@@ -183,20 +183,20 @@ class ArmPrior:
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
-        _checks.choice("family", self.family, FAMILIES)
-        _checks.choice("prior", self.prior, PRIORS)
+        checks.choice("family", self.family, FAMILIES)
+        checks.choice("prior", self.prior, PRIORS)
         if self.family == "bernoulli" and self.prior == "gaussian":
-            _checks.fail("prior", "uniform or beta for bernoulli rewards", self.prior)
+            checks.fail("prior", "uniform or beta for bernoulli rewards", self.prior)
         if self.family == "gaussian" and self.prior == "beta":
-            _checks.fail("prior", "uniform or gaussian for gaussian rewards", self.prior)
+            checks.fail("prior", "uniform or gaussian for gaussian rewards", self.prior)
         for f in ("low", "high", "prior_mean"):
-            set_(f, _checks.real(f, getattr(self, f)))
+            set_(f, checks.real(f, getattr(self, f)))
         for f in ("alpha", "beta", "prior_std", "noise_std"):
-            set_(f, _checks.real(f, getattr(self, f), low=0.0, low_open=True))
+            set_(f, checks.real(f, getattr(self, f), low=0.0, low_open=True))
         if self.high <= self.low:
-            _checks.fail("high", f"> low = {self.low}", self.high)
+            checks.fail("high", f"> low = {self.low}", self.high)
         if self.family == "bernoulli" and not 0.0 <= self.low < self.high <= 1.0:
-            _checks.fail("low/high", "inside [0, 1] for bernoulli rewards", (self.low, self.high))
+            checks.fail("low/high", "inside [0, 1] for bernoulli rewards", (self.low, self.high))
         if self.prior == "uniform" and self.family == "bernoulli":
             set_("alpha", 1.0)
             set_("beta", 1.0)
@@ -274,9 +274,9 @@ class _IndexPolicy(BanditPolicy):
 
     def _check(self):
         check_arms(self)
-        object.__setattr__(self, "horizon", _checks.integer("horizon", self.horizon, 1))
+        object.__setattr__(self, "horizon", checks.integer("horizon", self.horizon, 1))
         if not isinstance(self.prior, ArmPrior):
-            _checks.fail("prior", "an ArmPrior", self.prior)
+            checks.fail("prior", "an ArmPrior", self.prior)
 
     def noise(self, key, horizon):
         return jax.random.uniform(key, (horizon, self.arms))
@@ -304,7 +304,7 @@ class BayesUCB(_IndexPolicy):
 
     def __post_init__(self):
         self._check()
-        object.__setattr__(self, "c", _checks.real("c", self.c, low=0.0))
+        object.__setattr__(self, "c", checks.real("c", self.c, low=0.0))
 
     def level(self, t: Array) -> Array:
         """The quantile level in round ``t`` (1-based)."""
@@ -331,7 +331,7 @@ class KnowledgeGradient(_IndexPolicy):
     def __post_init__(self):
         self._check()
         if self.max_lookahead is not None:
-            object.__setattr__(self, "max_lookahead", _checks.integer("max_lookahead", self.max_lookahead, 1))
+            object.__setattr__(self, "max_lookahead", checks.integer("max_lookahead", self.max_lookahead, 1))
 
     def lookaheads(self) -> tuple[int, ...]:
         """The static grid ``J`` of pull counts ``{1, 2, 4, …}`` up to ``T`` (or ``max_lookahead``)."""

@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import integrate, special
 
-from rmft_jax import _checks
+from rmft_jax import checks
 from rmft_jax.policies.bandit import ArmStats, BanditPolicy
 from rmft_jax.types import Array
 
@@ -41,14 +41,14 @@ _TIE_TOL = 1e-9  # relative: Q-values of symmetric states agree only up to float
 
 
 def _check(horizon: int, prior) -> tuple[int, tuple[tuple[float, float], tuple[float, float]]]:
-    horizon = _checks.integer("horizon", horizon, 1)
+    horizon = checks.integer("horizon", horizon, 1)
     if horizon > MAX_HORIZON:
-        _checks.fail("horizon", f"an integer <= {MAX_HORIZON} for the exact dynamic programme", horizon)
+        checks.fail("horizon", f"an integer <= {MAX_HORIZON} for the exact dynamic programme", horizon)
     try:
         (a0, b0), (a1, b1) = prior
     except (TypeError, ValueError):
-        _checks.fail("prior", "two (alpha, beta) pairs", prior)
-    vals = tuple(_checks.real("prior", v, low=0.0, low_open=True) for v in (a0, b0, a1, b1))
+        checks.fail("prior", "two (alpha, beta) pairs", prior)
+    vals = tuple(checks.real("prior", v, low=0.0, low_open=True) for v in (a0, b0, a1, b1))
     return horizon, ((vals[0], vals[1]), (vals[2], vals[3]))
 
 
@@ -160,7 +160,7 @@ def policy_bayes_regret(horizon: int, prob_arm0: np.ndarray, prior=((1.0, 1.0), 
     prob_arm0 = np.asarray(prob_arm0, np.float64)
     shape = (horizon, horizon + 1, horizon + 1, horizon + 1)
     if prob_arm0.shape != shape:
-        _checks.fail("prob_arm0", f"an array of shape {shape}", prob_arm0.shape)
+        checks.fail("prob_arm0", f"an array of shape {shape}", prob_arm0.shape)
     value, _ = _backward(horizon, prior, lambda n, q0, q1: prob_arm0[n])
     return horizon * expected_max_mean(prior) - value
 
@@ -192,7 +192,7 @@ class TablePolicy(BanditPolicy):
 
     def __post_init__(self):
         if self.arms != 2:
-            _checks.fail("arms", "2 for the dynamic-programming policy", self.arms)
+            checks.fail("arms", "2 for the dynamic-programming policy", self.arms)
 
     def noise(self, key, horizon):
         return jax.random.uniform(key, (horizon,))

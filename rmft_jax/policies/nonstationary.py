@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from rmft_jax import _checks
+from rmft_jax import checks
 from rmft_jax.domain import UNIFORM_STD
 from rmft_jax.policies.bandit import (
     BanditPolicy,
@@ -68,8 +68,8 @@ class SlidingWindowUCB(BanditPolicy):
 
     def __post_init__(self):
         check_arms(self)
-        object.__setattr__(self, "window", _checks.integer("window", self.window, 1))
-        object.__setattr__(self, "c", _checks.real("c", self.c, low=0.0))
+        object.__setattr__(self, "window", checks.integer("window", self.window, 1))
+        object.__setattr__(self, "c", checks.real("c", self.c, low=0.0))
 
     def init(self, params=None, length=None) -> WindowState:
         return WindowState(
@@ -151,8 +151,8 @@ class DiscountedUCB(BanditPolicy):
 
     def __post_init__(self):
         check_arms(self)
-        object.__setattr__(self, "gamma", _checks.real("gamma", self.gamma, low=0.0, high=1.0, low_open=True))
-        object.__setattr__(self, "c", _checks.real("c", self.c, low=0.0))
+        object.__setattr__(self, "gamma", checks.real("gamma", self.gamma, low=0.0, high=1.0, low_open=True))
+        object.__setattr__(self, "c", checks.real("c", self.c, low=0.0))
 
     def init(self, params=None, length=None) -> DiscountedStats:
         return init_discounted(self.arms)
@@ -190,10 +190,10 @@ class DiscountedThompson(BanditPolicy):
 
     def __post_init__(self):
         check_arms(self)
-        object.__setattr__(self, "gamma", _checks.real("gamma", self.gamma, low=0.0, high=1.0, low_open=True))
+        object.__setattr__(self, "gamma", checks.real("gamma", self.gamma, low=0.0, high=1.0, low_open=True))
         for f in ("noise_std", "prior_std"):
-            object.__setattr__(self, f, _checks.real(f, getattr(self, f), low=0.0, low_open=True))
-        object.__setattr__(self, "prior_mean", _checks.real("prior_mean", self.prior_mean))
+            object.__setattr__(self, f, checks.real(f, getattr(self, f), low=0.0, low_open=True))
+        object.__setattr__(self, "prior_mean", checks.real("prior_mean", self.prior_mean))
 
     def init(self, params=None, length=None) -> DiscountedStats:
         return init_discounted(self.arms)

@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from rmft_jax import _checks
+from rmft_jax import checks
 from rmft_jax.domain import DOMAINS, project_ball
 from rmft_jax.policies.bandit import argmax_random_tie, tie_noise
 from rmft_jax.types import FULL, ActionSpace, Array, Policy
@@ -61,7 +61,7 @@ class OnlinePolicy(Policy):
 
 
 def check_dim(policy) -> None:
-    object.__setattr__(policy, "dim", _checks.integer("dim", policy.dim, 2))
+    object.__setattr__(policy, "dim", checks.integer("dim", policy.dim, 2))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,14 +91,14 @@ class FTRL(OnlinePolicy):
 
     def __post_init__(self):
         check_dim(self)
-        object.__setattr__(self, "radius", _checks.real("radius", self.radius, low=0.0, low_open=True))
-        object.__setattr__(self, "grad_bound", _checks.real("grad_bound", self.grad_bound, low=0.0, low_open=True))
+        object.__setattr__(self, "radius", checks.real("radius", self.radius, low=0.0, low_open=True))
+        object.__setattr__(self, "grad_bound", checks.real("grad_bound", self.grad_bound, low=0.0, low_open=True))
         if self.eta is not None:
-            object.__setattr__(self, "eta", _checks.real("eta", self.eta, low=0.0, low_open=True))
+            object.__setattr__(self, "eta", checks.real("eta", self.eta, low=0.0, low_open=True))
         elif self.horizon is None:
-            _checks.fail("eta", "given, or horizon given to tune it as R/(G sqrt(T))", None)
+            checks.fail("eta", "given, or horizon given to tune it as R/(G sqrt(T))", None)
         if self.horizon is not None:
-            object.__setattr__(self, "horizon", _checks.integer("horizon", self.horizon, 1))
+            object.__setattr__(self, "horizon", checks.integer("horizon", self.horizon, 1))
 
     @property
     def rate(self) -> float:
@@ -144,12 +144,12 @@ class Hedge(OnlinePolicy):
     def __post_init__(self):
         check_dim(self)
         if self.horizon is not None:
-            object.__setattr__(self, "horizon", _checks.integer("horizon", self.horizon, 1))
+            object.__setattr__(self, "horizon", checks.integer("horizon", self.horizon, 1))
         object.__setattr__(
-            self, "reward_range", _checks.real("reward_range", self.reward_range, low=0.0, low_open=True)
+            self, "reward_range", checks.real("reward_range", self.reward_range, low=0.0, low_open=True)
         )
         if self.eta is not None:
-            object.__setattr__(self, "eta", _checks.real("eta", self.eta, low=0.0, low_open=True))
+            object.__setattr__(self, "eta", checks.real("eta", self.eta, low=0.0, low_open=True))
 
     def rate(self, t: Array) -> Array:
         """``η`` in round ``t`` (1-based)."""
@@ -194,8 +194,8 @@ class FollowTheLeader(OnlinePolicy):
 
     def __post_init__(self):
         check_dim(self)
-        _checks.choice("domain", self.domain, DOMAINS)
-        object.__setattr__(self, "radius", _checks.real("radius", self.radius, low=0.0, low_open=True))
+        checks.choice("domain", self.domain, DOMAINS)
+        object.__setattr__(self, "radius", checks.real("radius", self.radius, low=0.0, low_open=True))
 
     @property
     def action_space(self) -> ActionSpace:
@@ -223,7 +223,7 @@ class OnlineUniform(OnlinePolicy):
 
     def __post_init__(self):
         check_dim(self)
-        _checks.choice("domain", self.domain, DOMAINS)
+        checks.choice("domain", self.domain, DOMAINS)
 
     @property
     def action_space(self) -> ActionSpace:

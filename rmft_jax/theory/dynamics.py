@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from rmft_jax import _checks
+from rmft_jax import checks
 from rmft_jax.theory.loss import loss_for_theory, sequence_loss
 from rmft_jax.theory.model import effective, init_lsa
 from rmft_jax.theory.setting import TheorySetting, make_labels, sample_batch
@@ -48,16 +48,16 @@ class DynamicsConfig:
     seed: int = 0
 
     def __post_init__(self):
-        _checks.validate(
+        checks.validate(
             self,
-            steps=_checks.at_least(1),
-            batch=_checks.at_least(1),
-            num_inits=_checks.at_least(1),
-            log_every=_checks.at_least(1),
-            seed=_checks.at_least(0),
-            lr=_checks.number(low=0.0, low_open=True),
-            final_lr_frac=_checks.number(low=0.0, high=1.0),
-            init_scale=_checks.number(low=0.0, low_open=True),
+            steps=checks.at_least(1),
+            batch=checks.at_least(1),
+            num_inits=checks.at_least(1),
+            log_every=checks.at_least(1),
+            seed=checks.at_least(0),
+            lr=checks.number(low=0.0, low_open=True),
+            final_lr_frac=checks.number(low=0.0, high=1.0),
+            init_scale=checks.number(low=0.0, low_open=True),
         )
 
 

@@ -35,7 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from rmft_jax import _checks
+from rmft_jax import checks
 from rmft_jax.envs import OnlineEnv, make_env
 from rmft_jax.domain import DOMAINS, to_domain
 from rmft_jax.regret import static_regret
@@ -100,13 +100,13 @@ class LSAPolicy(Policy):
     horizon: int = 25
 
     def __post_init__(self):
-        _checks.validate(
+        checks.validate(
             self,
-            dim=_checks.at_least(2),
-            domain=_checks.one_of(DOMAINS),
-            radius=_checks.number(low=0.0, low_open=True),
-            explore_std=_checks.number(low=0.0),
-            horizon=_checks.at_least(1),
+            dim=checks.at_least(2),
+            domain=checks.one_of(DOMAINS),
+            radius=checks.number(low=0.0, low_open=True),
+            explore_std=checks.number(low=0.0),
+            horizon=checks.at_least(1),
         )
 
     @property
@@ -120,7 +120,7 @@ class LSAPolicy(Policy):
     def noise(self, key: Array, horizon: int) -> Array:
         """Standard normal ``(T, d)`` (``(T, 0)`` when ``explore_std = 0``)."""
         if horizon > self.horizon:
-            _checks.fail("horizon", f"<= the policy's horizon = {self.horizon}", horizon)
+            checks.fail("horizon", f"<= the policy's horizon = {self.horizon}", horizon)
         if self.explore_std == 0.0:
             return jnp.zeros((horizon, 0))
         return jax.random.normal(key, (horizon, self.dim))
@@ -179,9 +179,9 @@ def training_env(setting: TheorySetting, labels: str | None = None) -> OnlineEnv
     or once per task, as :func:`rmft_jax.rollout.rollout_tasks` is told.
     """
     labels = setting.labels if labels is None else labels
-    _checks.choice("labels", labels, LABELS)
+    checks.choice("labels", labels, LABELS)
     if not setting.symmetric:
-        _checks.fail("setting", "symmetric (the isotropic 'stochastic' family of OnlineEnv)", setting.asymmetry())
+        checks.fail("setting", "symmetric (the isotropic 'stochastic' family of OnlineEnv)", setting.asymmetry())
     env = make_env(
         f"fol-{setting.domain}", dim=setting.dim, horizon=setting.horizon, radius=setting.radius,
         sequence="stochastic", noise=setting.noise, mean_scale=setting.mean_scale,
@@ -225,11 +225,11 @@ def _starts(field: str, value: Any) -> tuple[str, ...]:
     """A non-empty tuple of distinct :data:`STARTS`."""
     allowed = "a non-empty list of distinct values from " + ", ".join(STARTS)
     if isinstance(value, str) or not isinstance(value, (tuple, list)) or not value:
-        _checks.fail(field, allowed, value)
+        checks.fail(field, allowed, value)
     for v in value:
-        _checks.choice(field, v, STARTS)
+        checks.choice(field, v, STARTS)
     if len(set(value)) != len(value):
-        _checks.fail(field, allowed, value)
+        checks.fail(field, allowed, value)
     return tuple(value)
 
 
@@ -279,26 +279,26 @@ class LSARunConfig:
     noise: float = 1.0
 
     def __post_init__(self):
-        _checks.validate(
+        checks.validate(
             self,
-            domain=_checks.one_of(DOMAINS),
-            rollouts=_checks.at_least(1),
-            keep=_checks.at_least(1),
-            tasks=_checks.at_least(1),
-            iterations=_checks.at_least(1),
-            labels=_checks.one_of(LABELS),
-            shared_rewards=_checks.boolean,
-            explore_std=_checks.number(low=0.0),
-            sft_steps=_checks.at_least(1),
-            learning_rate=_checks.number(low=0.0, low_open=True),
-            grad_clip=_checks.number(low=0.0, low_open=True),
-            seeds=_checks.at_least(1),
+            domain=checks.one_of(DOMAINS),
+            rollouts=checks.at_least(1),
+            keep=checks.at_least(1),
+            tasks=checks.at_least(1),
+            iterations=checks.at_least(1),
+            labels=checks.one_of(LABELS),
+            shared_rewards=checks.boolean,
+            explore_std=checks.number(low=0.0),
+            sft_steps=checks.at_least(1),
+            learning_rate=checks.number(low=0.0, low_open=True),
+            grad_clip=checks.number(low=0.0, low_open=True),
+            seeds=checks.at_least(1),
             starts=_starts,
-            init_scale=_checks.number(low=0.0, low_open=True),
-            dim=_checks.at_least(2),
-            horizon=_checks.at_least(2),
-            mean_scale=_checks.number(low=0.0),
-            noise=_checks.number(low=0.0, low_open=True),
+            init_scale=checks.number(low=0.0, low_open=True),
+            dim=checks.at_least(2),
+            horizon=checks.at_least(2),
+            mean_scale=checks.number(low=0.0),
+            noise=checks.number(low=0.0, low_open=True),
         )
         self.setting()
         self.rmft_config()
@@ -349,12 +349,12 @@ def _run(keys: Array, params0: PyTree, cfg: LSARunConfig):
 def initial_params(key: Array, cfg: LSARunConfig, start: str, eta_star_value: float | None = None) -> PyTree:
     """The run's starting point: ``"random"`` (``init_lsa(key, d, scale=init_scale)``) or
     ``"eta_star"`` (``structured_params(η*)`` plus i.i.d. ``N(0, (0.1·init_scale)²)`` on every entry)."""
-    _checks.choice("start", start, STARTS)
+    checks.choice("start", start, STARTS)
     k_init = jax.random.fold_in(key, 1)
     if start == "random":
         return init_lsa(k_init, cfg.dim, scale=cfg.init_scale)
     if eta_star_value is None:
-        _checks.fail("eta_star_value", "given for start='eta_star'", None)
+        checks.fail("eta_star_value", "given for start='eta_star'", None)
     base = structured_params(eta_star_value, cfg.dim)
     pert = init_lsa(k_init, cfg.dim, scale=0.1 * cfg.init_scale)
     return jax.tree.map(jnp.add, base, pert)

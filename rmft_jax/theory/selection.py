@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rmft_jax import _checks
+from rmft_jax import checks
 from rmft_jax.regret import static_regret
 from rmft_jax.rmft import select_lowest
 from rmft_jax.rollout import rollout_tasks, sample_tasks
@@ -94,8 +94,8 @@ def selection_tilt(params: PyTree, key: Array, cfg: LSARunConfig, tasks: int, ro
       ``along`` ``(tasks, L)`` and ``idx`` ``(tasks, k)``, the kept rollouts (as
       :func:`rmft_jax.rmft.select_lowest` picks them).
     """
-    if _checks.integer("rounds", rounds, 1) > cfg.horizon:
-        _checks.fail("rounds", f"<= the horizon {cfg.horizon}", rounds)
+    if checks.integer("rounds", rounds, 1) > cfg.horizon:
+        checks.fail("rounds", f"<= the horizon {cfg.horizon}", rounds)
     env = training_env(cfg.setting())
     k_task, k_roll = jax.random.split(key)
     batch = sample_tasks(env, k_task, tasks)
@@ -119,7 +119,7 @@ def tilt_summary(along: Array, idx: Array) -> dict[str, float]:
     a = np.asarray(along, np.float64)
     idx = np.asarray(idx)
     if a.ndim != 2 or idx.ndim != 2 or idx.shape[0] != a.shape[0]:
-        _checks.fail("along, idx", "shaped (M, L) and (M, k)", (a.shape, idx.shape))
+        checks.fail("along, idx", "shaped (M, L) and (M, k)", (a.shape, idx.shape))
     m, n = a.shape
     kept = np.take_along_axis(a, idx, axis=1).mean(axis=1)
     all_ = a.mean(axis=1)

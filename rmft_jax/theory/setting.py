@@ -15,7 +15,7 @@ import warnings
 import jax
 import jax.numpy as jnp
 
-from rmft_jax import _checks
+from rmft_jax import checks
 from rmft_jax.domain import DOMAINS
 from rmft_jax.types import Array
 
@@ -56,27 +56,27 @@ class TheorySetting:
     allow_asymmetric: bool = False
 
     def __post_init__(self):
-        _checks.validate(
+        checks.validate(
             self,
-            domain=_checks.one_of(DOMAINS),
-            dim=_checks.at_least(2),
-            horizon=_checks.at_least(2),
-            radius=_checks.number(low=0.0, low_open=True),
-            mean_scale=_checks.number(low=0.0),
-            noise=_checks.number(low=0.0, low_open=True),
-            labels=_checks.one_of(LABELS),
-            mean_shift=lambda f, v: _checks.reals(f, v, self.dim),
-            mean_scales=lambda f, v: _checks.reals(f, v, self.dim),
+            domain=checks.one_of(DOMAINS),
+            dim=checks.at_least(2),
+            horizon=checks.at_least(2),
+            radius=checks.number(low=0.0, low_open=True),
+            mean_scale=checks.number(low=0.0),
+            noise=checks.number(low=0.0, low_open=True),
+            labels=checks.one_of(LABELS),
+            mean_shift=lambda f, v: checks.reals(f, v, self.dim),
+            mean_scales=lambda f, v: checks.reals(f, v, self.dim),
         )
         if self.mean_scales is not None and min(self.mean_scales) < 0:
-            _checks.fail("mean_scales", "a list of numbers >= 0", self.mean_scales)
+            checks.fail("mean_scales", "a list of numbers >= 0", self.mean_scales)
         if self.labels == "pseudo" and max(self.scales) == 0.0:
             # μ = 0 makes every policy optimal: the pseudo-regret ranking has no winner.
-            _checks.fail("mean_scale", "> 0 with labels='pseudo' (μ = 0 gives no optimal action)", self.mean_scale)
+            checks.fail("mean_scale", "> 0 with labels='pseudo' (μ = 0 gives no optimal action)", self.mean_scale)
         if not self.symmetric:
             why = self.asymmetry()
             if not self.allow_asymmetric:
-                _checks.fail(
+                checks.fail(
                     "setting",
                     "symmetric (zero mean_shift, equal mean_scales) for the structure result; "
                     "pass allow_asymmetric=True to study the asymmetric case",

@@ -1,7 +1,11 @@
-"""Validation helpers shared by every config: one-line ``ValueError`` messages.
+"""Validation helpers shared by every config, environment and policy: one-line ``ValueError`` messages.
 
 Every message names the field and what is allowed, so the CLI can print it as is
-(exit code 2) and library users see the same text.
+(exit code 2) and library users see the same text. Public: a frozen dataclass of
+one's own (a new policy or environment) validates its fields the way the
+library's do, from ``__post_init__``::
+
+    checks.validate(self, arms=checks.at_least(2), c=checks.number(low=0.0))
 """
 
 from __future__ import annotations
