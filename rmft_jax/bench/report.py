@@ -59,6 +59,8 @@ def markdown(r: dict) -> str:
     ] + [f"| {a} | {v} | {n} |" for a, v, n in rows]
     if r.get("generators"):
         lines += ["", *generator_table(r["generators"])]
+    if r.get("processes"):
+        lines += ["", *process_table(r["processes"])]
     if r.get("cost_curves"):
         lines += ["", "| cost of | against | points | seconds | log-log exponent | quadratic share at the largest T |",
                   "| --- | --- | --- | --- | ---: | ---: |"]
@@ -101,6 +103,73 @@ def generator_table(g: dict) -> list[str]:
             f"{row['baseline_vs_numpy']:.1f}x | {row['baseline_vs_numpy_small']:.1f}x | {row['ratio_bound']:.1f}x | "
             f"{'' if vs is None else format(vs, '.2f') + 'x'} |"
         )
+    if g.get("sharded"):
+        lines += ["", *sharded_table(g)]
+    return lines
+
+
+def sharded_table(g: dict) -> list[str]:
+    """The generator table's sharded column (:mod:`rmft_jax.bench.generator_sharding`) as Markdown lines."""
+    s = g["sharded"]
+    yes = lambda b: "yes" if b else "**no**"  # noqa: E731
+    lines = [
+        f"Sharded over {s['devices']} CPU devices (one child process; speed-up: one-device time / sharded time, "
+        f"interleaved in that process; {s['runs']} runs, T = {s['horizon']}, K = {s['arms']}; load average "
+        f"{s['load_avg_1min_before']:.1f} → {s['load_avg_1min_after']:.1f}). One-key draw: as many normals from "
+        f"one key, the output split over the devices; per device: the sharded program's largest uint32 array and "
+        f"XLA's bytes accessed as fractions of the one-device program's (1/{s['devices']}: each device draws its "
+        f"part; 1: each device generates the whole array)",
+        "",
+        "| generator | normals (per-run keys) | UCB | Thompson | one-key draw | one-key per device: uint32, bytes | "
+        "same numbers as one device |",
+        "| --- | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
+    for name, row in g["generators"].items():
+        sh = row.get("sharded")
+        if sh is None:
+            continue
+        if "compiles_sharded" in sh:
+            lines.append(f"| {name} (not offered) | {'compiles' if sh['compiles_sharded'] else 'does not compile'} "
+                         f"sharded{': ' + sh['error'] if sh.get('error') else ''} | | | | | |")
+            continue
+        ok = all(sh[k]["equal"] for k in ("normal", "one_key", *(p for p in ("ucb", "thompson") if p in sh)))
+        pol = lambda p: f"{sh[p]['speedup']:.2f}x" if p in sh else ""  # noqa: E731
+        o = sh["one_key"]
+        lines.append(
+            f"| {name} | {sh['normal']['speedup']:.2f}x | {pol('ucb')} | {pol('thompson')} | {o['speedup']:.2f}x | "
+            f"{o['u32_fraction']:.2f}, {o['bytes_fraction']:.2f} | {yes(ok)} |"
+        )
+    return lines
+
+
+def process_table(res: dict) -> list[str]:
+    """The process-scaling table (:mod:`rmft_jax.bench.processes`) as Markdown lines."""
+    lines = [
+        f"Processes × CPU devices ({res['recipe']}, data-parallel over every device of the job; {res['cpus']} "
+        f"cores shared by every layout, so this is the cost of the split, not a speed-up)",
+        "",
+        "| processes × devices | rollouts/s | iterations/s | iteration (median) | compile (rollout, iteration) | "
+        "load average |",
+        "| --- | ---: | ---: | ---: | --- | --- |",
+    ]
+    for r in res["layouts"]:
+        lines.append(
+            f"| {r['processes']} × {r['devices_per_process']} | {r['rollouts_per_s']:,.0f} "
+            f"| {r['iterations_per_s']:.3f} | {r['iteration_s_median']:.3f} s "
+            f"| {r['rollout_compile_s']:.1f} s, {r['iteration_compile_s']:.1f} s "
+            f"| {r['load_avg_1min_before']:.1f} → {r['load_avg_1min_after']:.1f} |"
+        )
+    s = res.get("sft")
+    if s:
+        xla = "n/a" if s["xla_vs_analytic"] is None else f"{s['xla_vs_analytic']:.2f}x"
+        lines += [
+            "",
+            f"SFT step ({s['sft_steps']} steps, batch {s['batch']}, T = {s['horizon']}, one device): "
+            f"{s['sft_s']:.3f} s, {s['achieved_flops_per_s'] / 1e9:.2f} GFLOP/s analytic (XLA's count, its loop "
+            f"body once times the steps: {xla} the analytic FLOPs) of {s['matmul_flops_per_s'] / 1e9:.1f} GFLOP/s "
+            f"({s['matmul_n']}² matmul): fraction **{s['fraction_of_matmul_peak']:.3f}** (load average "
+            f"{s['load_avg_1min_before']:.1f} → {s['load_avg_1min_after']:.1f})",
+        ]
     return lines
 
 

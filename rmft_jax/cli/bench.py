@@ -18,6 +18,12 @@ def add_parser(sub) -> None:
                    help="measure the cost curves (auto: in full mode only)")
     p.add_argument("--generators", choices=("auto", "yes", "no"), default="auto",
                    help="measure the generator table (auto: in full mode only; about a minute more in quick mode)")
+    p.add_argument("--processes", choices=("auto", "yes", "no"), default="auto",
+                   help="measure the process-scaling table: rollouts/s and RMFT iterations/s per processes x devices "
+                        "(child jobs; auto: in full mode only; a minute or more in quick mode)")
+    p.add_argument("--process-layouts", default=None, metavar="PxD,...",
+                   help="the layouts of the process-scaling table: P local processes of D CPU devices each "
+                        "(default 1x1,1x2,2x1,2x2; needs the table)")
     p.add_argument("--figure", default=None, metavar="STEM",
                    help="draw the cost curves to STEM.png/.pdf (needs curves; e.g. figures/cost_curves)")
     p.add_argument("--rng", choices=tuple(generator.GENERATORS), default=None,
@@ -42,11 +48,18 @@ def run(args: argparse.Namespace) -> int:
         stem = Path(args.figure)
         for p in (stem.with_suffix(".png"), stem.with_suffix(".pdf")):
             results.check_writable(p, args.overwrite, field="figure")
+    processes = {"auto": None, "yes": True, "no": False}[args.processes]
+    layouts = bench.LAYOUTS
+    if args.process_layouts is not None:
+        layouts = bench.parse_layouts(args.process_layouts)
+        if not (processes or (processes is None and not args.quick)):
+            raise ValueError("process_layouts: needs the process-scaling table (full mode, or --processes yes)")
     if args.rng is not None:
         generator.use(args.rng)
     log = lambda s: print(f"rmft bench: {s} ...", file=sys.stderr, flush=True)  # noqa: E731
     generators = {"auto": None, "yes": True, "no": False}[args.generators]
-    res = bench.run_all(quick=args.quick, curves=curves, log=log, generators=generators)
+    res = bench.run_all(quick=args.quick, curves=curves, log=log, generators=generators, processes=processes,
+                        process_layouts=layouts)
     results.save_json(out, res, overwrite=args.overwrite)
     table = bench.markdown(res)
     results.atomic_write_bytes(md, table.encode())
