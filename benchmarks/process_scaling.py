@@ -1,4 +1,4 @@
-"""The process-scaling table (throughput per processes x devices, the SFT step's FLOP rate), a thin wrapper of :mod:`rmft_jax.bench`.
+"""The process-scaling table (throughput per processes x devices, SFT FLOP rate), a thin wrapper of rmft_jax.bench.
 
     python benchmarks/process_scaling.py [--quick] [--iterations N] [--repeats N] [--layouts 1x1,1x2,2x1,2x2]
                                          [--no-sft] [--out FILE.json]

@@ -106,7 +106,7 @@ def measure_layout(train: dict, iterations: int, repeats: int) -> dict:
 
 
 def sft_fraction(train: dict, repeats: int, matmul_n: int) -> dict:
-    """The SFT step's analytic matmul FLOP rate over a measured ``matmul_n²`` matmul rate (this process, one device)."""
+    """The SFT step's analytic matmul FLOP rate over a measured ``matmul_n²`` matmul's (this process, one device)."""
     tcfg = TrainConfig.from_dict(train)
     env, cfg, mcfg = tcfg.make_env(), tcfg.rmft, tcfg.model_config()
     learner = build_learner(tcfg)
