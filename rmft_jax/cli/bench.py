@@ -17,7 +17,8 @@ def add_parser(sub) -> None:
     p.add_argument("--curves", choices=("auto", "yes", "no"), default="auto",
                    help="measure the cost curves (auto: in full mode only)")
     p.add_argument("--generators", choices=("auto", "yes", "no"), default="auto",
-                   help="measure the generator table (auto: in full mode only; about a minute more in quick mode)")
+                   help="measure the generator table and its sharded column (auto: in full mode only; a minute or "
+                        "two more in quick mode)")
     p.add_argument("--processes", choices=("auto", "yes", "no"), default="auto",
                    help="measure the process-scaling table: rollouts/s and RMFT iterations/s per processes x devices "
                         "(child jobs; auto: in full mode only; a minute or more in quick mode)")
