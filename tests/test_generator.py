@@ -213,6 +213,8 @@ def test_the_sharded_column_times_every_offered_generator_on_two_devices():
             assert row[kind]["equal"], (name, kind)  # sharded draws the same numbers as one device
             assert row[kind]["speedup"] > 0 and row[kind]["one_device_s"] > 0 and row[kind]["sharded_s"] > 0
         assert row["one_key"]["largest_u32_one_device"] == 8 * 6 * 5
+        # The package's draws (one key per run): each device draws the numbers of its own runs.
+        assert row["normal"]["u32_fraction"] == 0.5, name
     # The partitionable layout draws each device's part there; the other one generates the whole bits array on
     # each device and keeps its part (JAX 0.10; the README's generator note rests on this, so a change fails here).
     assert res["generators"]["threefry2x32"]["one_key"]["u32_fraction"] == 0.5

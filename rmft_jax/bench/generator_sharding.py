@@ -11,10 +11,12 @@ A generator is adopted only if it is fast when a batch is sharded, not only on o
   :func:`rmft_jax.sharding.run` over the two devices;
 * ``one_key``: ``N`` normals from one key with the output split over the devices (the draw
   that JAX's ``jax_threefry_partitionable`` is about; the package draws this way only to
-  split a key into per-run keys). Besides the time, the per-device program is inspected:
-  the largest ``uint32`` array it computes, and XLA's FLOP and byte counts, each as a
-  fraction of the one-device program's. About ``1 / devices``: each device draws its own
-  part; about 1: each device generates the whole array and keeps its part.
+  split a key into per-run keys).
+
+For both draws the per-device program is inspected besides the time: the largest ``uint32``
+array it computes (the generator's bits), and XLA's FLOP and byte counts, each as a fraction
+of the one-device program's. About ``1 / devices``: each device draws its own part; about 1:
+each device generates the whole array and keeps its part.
 
 each timed on one device (the plain path) and sharded, interleaved in the same process (the
 same load hits both; ``speedup`` = one-device time / sharded time), after checking that both
@@ -94,7 +96,7 @@ def per_device_work(one_jit, split_jit, *args) -> dict:
 
 
 def measure(names: Sequence[str], compile_only: Sequence[str], runs: int, horizon: int, policies: Sequence[str],
-            repeats: int, one_key_numbers: int) -> dict:
+            repeats: int) -> dict:
     """The sharded column, in a process of several devices (run by :func:`bench_generator_sharding`)."""
     mesh = sharding.make_mesh(None)
     if mesh.size < 2:
@@ -106,7 +108,7 @@ def measure(names: Sequence[str], compile_only: Sequence[str], runs: int, horizo
         return jax.vmap(lambda kk: jax.random.normal(kk, (horizon, ARMS)))(jax.random.split(k, runs))
 
     def one_key(k):
-        return jax.random.normal(k, (one_key_numbers,))
+        return jax.random.normal(k, (runs * horizon * ARMS,))
 
     out = {"devices": mesh.size, "generators": {}}
     for name in names:
@@ -116,8 +118,7 @@ def measure(names: Sequence[str], compile_only: Sequence[str], runs: int, horizo
             for kind, fn in (("normal", per_run), ("one_key", one_key)):
                 one_jit, split_jit = jax.jit(fn), jax.jit(fn, in_shardings=rep, out_shardings=split)
                 row[kind] = _race(lambda f=one_jit: f(key), lambda f=split_jit: f(key), repeats)
-                if kind == "one_key":
-                    row[kind].update(per_device_work(one_jit, split_jit, key), numbers=one_key_numbers)
+                row[kind].update(per_device_work(one_jit, split_jit, key), numbers=runs * horizon * ARMS)
             for p in policies:
                 policy = baseline_policy(p)
                 row[p] = _race(lambda pol=policy: rollout.run(env, pol, key, runs, None),
@@ -144,7 +145,6 @@ def bench_generator_sharding(sizes: Sizes, names: Sequence[str], compile_only: S
     res = run_job("rmft_jax.bench.generator_sharding:measure", {
         "names": list(names), "compile_only": list(compile_only), "runs": sizes.base_runs,
         "horizon": sizes.base_horizon, "policies": list(policies), "repeats": sizes.gen_repeats,
-        "one_key_numbers": sizes.base_runs * sizes.base_horizon * ARMS,
     }, processes=1, devices=devices)
     res.update(runs=sizes.base_runs, horizon=sizes.base_horizon, arms=ARMS, job_wall_s=time.perf_counter() - t0,
                load_avg_1min_before=load_before, load_avg_1min_after=os.getloadavg()[0])

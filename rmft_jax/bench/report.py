@@ -111,33 +111,40 @@ def generator_table(g: dict) -> list[str]:
 def sharded_table(g: dict) -> list[str]:
     """The generator table's sharded column (:mod:`rmft_jax.bench.generator_sharding`) as Markdown lines."""
     s = g["sharded"]
+    gens = g["generators"]
+    default = (gens.get("threefry2x32") or {}).get("sharded")
     yes = lambda b: "yes" if b else "**no**"  # noqa: E731
     lines = [
-        f"Sharded over {s['devices']} CPU devices (one child process; speed-up: one-device time / sharded time, "
-        f"interleaved in that process; {s['runs']} runs, T = {s['horizon']}, K = {s['arms']}; load average "
-        f"{s['load_avg_1min_before']:.1f} → {s['load_avg_1min_after']:.1f}). One-key draw: as many normals from "
-        f"one key, the output split over the devices; per device: the sharded program's largest uint32 array and "
-        f"XLA's bytes accessed as fractions of the one-device program's (1/{s['devices']}: each device draws its "
-        f"part; 1: each device generates the whole array)",
+        f"Sharded over {s['devices']} CPU devices (one child process; {s['runs']} runs, T = {s['horizon']}, K = "
+        f"{s['arms']}; load average {s['load_avg_1min_before']:.1f} → {s['load_avg_1min_after']:.1f}). Speed-up: "
+        f"one-device time / sharded time, interleaved in that process (on a CPU the devices share the cores, and "
+        f"one device's draw already uses several). One-key draw: as many normals from one key, the output split "
+        f"over the devices. Per device: the sharded program's largest uint32 array and XLA's bytes accessed as "
+        f"fractions of the one-device program's (1/{s['devices']}: each device draws its part; 1: each device "
+        f"generates the whole array). Sharded, threefry2x32 / this: the default's sharded time over this one's",
         "",
-        "| generator | normals (per-run keys) | UCB | Thompson | one-key draw | one-key per device: uint32, bytes | "
-        "same numbers as one device |",
-        "| --- | ---: | ---: | ---: | ---: | --- | --- |",
+        "| generator | normals (per-run keys) | UCB | Thompson | one-key draw | per device: normals; one-key "
+        "(uint32, bytes) | sharded, threefry2x32 / this (normals, UCB, Thompson) | same numbers as one device |",
+        "| --- | ---: | ---: | ---: | ---: | --- | --- | --- |",
     ]
-    for name, row in g["generators"].items():
+    for name, row in gens.items():
         sh = row.get("sharded")
         if sh is None:
             continue
         if "compiles_sharded" in sh:
             lines.append(f"| {name} (not offered) | {'compiles' if sh['compiles_sharded'] else 'does not compile'} "
-                         f"sharded{': ' + sh['error'] if sh.get('error') else ''} | | | | | |")
+                         f"sharded{': ' + sh['error'] if sh.get('error') else ''} | | | | | | |")
             continue
-        ok = all(sh[k]["equal"] for k in ("normal", "one_key", *(p for p in ("ucb", "thompson") if p in sh)))
+        kinds = ("normal", "one_key", *(p for p in ("ucb", "thompson") if p in sh))
+        ok = all(sh[k]["equal"] for k in kinds)
         pol = lambda p: f"{sh[p]['speedup']:.2f}x" if p in sh else ""  # noqa: E731
-        o = sh["one_key"]
+        work = lambda k: f"{sh[k]['u32_fraction']:.2f}, {sh[k]['bytes_fraction']:.2f}"  # noqa: E731
+        vs = "" if default is None else ", ".join(
+            f"{default[k]['sharded_s'] / sh[k]['sharded_s']:.2f}x" for k in ("normal", "ucb", "thompson")
+            if k in sh and k in default)
         lines.append(
-            f"| {name} | {sh['normal']['speedup']:.2f}x | {pol('ucb')} | {pol('thompson')} | {o['speedup']:.2f}x | "
-            f"{o['u32_fraction']:.2f}, {o['bytes_fraction']:.2f} | {yes(ok)} |"
+            f"| {name} | {sh['normal']['speedup']:.2f}x | {pol('ucb')} | {pol('thompson')} | "
+            f"{sh['one_key']['speedup']:.2f}x | {work('normal')}; {work('one_key')} | {vs} | {yes(ok)} |"
         )
     return lines
 
