@@ -152,8 +152,9 @@ def sharded_table(g: dict) -> list[str]:
 def process_table(res: dict) -> list[str]:
     """The process-scaling table (:mod:`rmft_jax.bench.processes`) as Markdown lines."""
     lines = [
-        f"Processes × CPU devices ({res['recipe']}, data-parallel over every device of the job; {res['cpus']} "
-        f"cores shared by every layout, so this is the cost of the split, not a speed-up)",
+        f"Processes × CPU devices ({res['recipe']}, data-parallel over every device of the job; every layout "
+        f"shares this host's {res['cpus']} cores, so the rows show how well each split uses them and what "
+        f"crossing processes costs, not scaling over added hardware)",
         "",
         "| processes × devices | rollouts/s | iterations/s | iteration (median) | compile (rollout, iteration) | "
         "load average |",

@@ -33,6 +33,19 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
+def _command(args: argparse.Namespace) -> str:
+    """The measuring flags of this run, as a command line (for the table's heading)."""
+    words = ["rmft bench"] + (["--quick"] if args.quick else [])
+    for flag in ("curves", "generators", "processes"):
+        if getattr(args, flag) != "auto":
+            words.append(f"--{flag} {getattr(args, flag)}")
+    if args.process_layouts is not None:
+        words.append(f"--process-layouts {args.process_layouts}")
+    if args.rng is not None:
+        words.append(f"--rng {args.rng}")
+    return " ".join(words)
+
+
 def run(args: argparse.Namespace) -> int:
     from rmft_jax import bench, results
 
@@ -61,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
     generators = {"auto": None, "yes": True, "no": False}[args.generators]
     res = bench.run_all(quick=args.quick, curves=curves, log=log, generators=generators, processes=processes,
                         process_layouts=layouts)
+    res["command"] = _command(args)
     results.save_json(out, res, overwrite=args.overwrite)
     table = bench.markdown(res)
     results.atomic_write_bytes(md, table.encode())
