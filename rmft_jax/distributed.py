@@ -147,7 +147,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def launch_local(command: Sequence[str], processes: int, env: dict[str, str] | None = None,
-                 poll_s: float = 0.1, grace_s: float = 10.0) -> int:
+                 poll_s: float = 0.1, grace_s: float = 10.0, stdout: int | None = None) -> int:
     """Run ``command`` (an argument list) as ``processes`` local processes of one job; return the exit code.
 
     Each process gets ``$JAX_COORDINATOR_ADDRESS`` (``127.0.0.1`` and a free port, where process 0
@@ -155,7 +155,10 @@ def launch_local(command: Sequence[str], processes: int, env: dict[str, str] | N
     ``$RMFT_NUM_PROCESSES`` and its ``$RMFT_PROCESS_ID``. The launcher waits for all;
     when one exits with a non-zero code the others are terminated (``SIGTERM``, then
     ``SIGKILL`` after ``grace_s``) and that code is returned (0 when all succeed). Ctrl-C or
-    ``SIGTERM`` to the launcher stops them all and returns 130.
+    ``SIGTERM`` to the launcher stops them all and returns 130. ``stdout``: where the processes'
+    standard output goes (``subprocess.Popen``'s argument: ``None`` inherits the launcher's; a
+    measurement that prints its own table sends theirs, gloo's connection lines included, to
+    file descriptor 2).
     """
     processes = checks.integer("processes", processes, 1)
     base = dict(os.environ if env is None else env)
@@ -167,7 +170,7 @@ def launch_local(command: Sequence[str], processes: int, env: dict[str, str] | N
     previous = _interrupt_on_signals()
     try:
         for i in range(processes):
-            procs.append(subprocess.Popen(list(command), env={**base, PROCESS_ID_VAR: str(i)}))
+            procs.append(subprocess.Popen(list(command), env={**base, PROCESS_ID_VAR: str(i)}, stdout=stdout))
         while True:
             codes = [p.poll() for p in procs]
             failed = [c for c in codes if c not in (None, 0)]

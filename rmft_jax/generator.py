@@ -17,8 +17,11 @@ The generators offered (measured with the others by ``rmft bench``,
   since JAX 0.5); the package's default: every committed result was drawn with it.
 * ``threefry2x32-nonpartitionable`` — the same cipher with the older counter layout
   (``jax_threefry_partitionable = False``): other numbers for a seed, fewer operations per
-  draw on CPU. JAX warns that it may add communication when one draw is itself split
-  across devices; ours are per run, from keys split per run, and a batch sharded over
+  draw on CPU. When one draw from one key is itself split across devices, every device
+  generates the whole array and keeps its part (the sharded column of ``rmft bench``'s
+  generator table measures it: the per-device program's bits array and bytes are those of
+  the one-device program, :mod:`rmft_jax.bench.generator_sharding`); ours are per run, from
+  keys split per run, which each device draws for its own runs, and a batch sharded over
   devices draws the same numbers (``tests/test_generator.py``).
 
 Measured but not offered (:data:`NOT_OFFERED`, with the reason): ``philox2x32`` and

@@ -92,3 +92,65 @@ def test_attended_slots_counts_each_segment_cache():
     # [0, 31) use 32 slots, [31, 47) 48, [47, 71) 72 and [71, 100) 100.
     assert bench.attended_slots(100, 0) == 100
     assert bench.attended_slots(100, 32) == pytest.approx((31 * 32 + 16 * 48 + 24 * 72 + 29 * 100) / 100)
+
+
+# --- the process-scaling table (rmft_jax.bench.processes) -------------------------------------
+
+TINY = {  # the smallest RMFT recipe: the table's plumbing, not its numbers
+    "env": {"name": "mab", "arms": 3, "horizon": 6, "noise": 0.5},
+    "model": {"layers": 1, "heads": 1, "width": 8},
+    "rmft": {"tasks": 4, "rollouts": 4, "keep": 2, "iterations": 4, "sft_steps": 2},
+    "seed": 0,
+}
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--processes", "yes", "--process-layouts", "1x0"], "process_layouts: must be a comma-separated list of PxD"),
+    (["--processes", "yes", "--process-layouts", "1x1,x2"], "process_layouts: must be a comma-separated list"),
+    (["--processes", "yes", "--process-layouts", "2x1,2x1"], "process_layouts: must not repeat a layout"),
+    (["--process-layouts", "2x1"], "process_layouts: needs the process-scaling table"),  # quick mode: no table
+    (["--processes", "no", "--process-layouts", "2x1"], "process_layouts: needs the process-scaling table"),
+    (["--processes", "maybe"], "argument --processes: invalid choice: 'maybe'"),
+])
+def test_process_flags_are_refused_in_one_line_before_any_work(tmp_path, capsys, flags, message):
+    out = tmp_path / "b.json"
+    try:
+        code = main(["bench", "--quick", "--out", str(out), *flags])
+    except SystemExit as e:  # argparse's own refusal
+        code = e.code
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith(f"rmft: error: {message}") and err.count("\n") == 1, err
+    assert not out.exists() and not out.with_suffix(".md").exists()
+
+
+def test_a_job_returns_process_0s_result_and_a_failed_job_raises(monkeypatch):
+    # Two processes joined in one job (each sees both): process 0's result comes back.
+    assert bench.run_job("rmft_jax.distributed:process_count", {}, processes=2) == 2
+    # The launcher's codes (it has already stopped the processes): a failure, and Ctrl-C.
+    from rmft_jax import distributed
+
+    monkeypatch.setattr(distributed, "launch_local", lambda *a, **k: 3)
+    with pytest.raises(RuntimeError, match=r"^bench job m:f on 2 process\(es\) x 1 device\(s\): exited with code 3"):
+        bench.run_job("m:f", {}, processes=2)
+    monkeypatch.setattr(distributed, "launch_local", lambda *a, **k: 130)
+    with pytest.raises(KeyboardInterrupt):
+        bench.run_job("m:f", {})
+
+
+@pytest.mark.figures  # four jobs compiling a tiny recipe: ~40 s on the 2-core machine
+def test_process_table_has_a_row_per_layout_with_positive_rates(monkeypatch):
+    from rmft_jax.bench.report import process_table
+
+    # The jobs inherit the environment: XLA's cheaper code generation halves their compile time.
+    monkeypatch.setenv("XLA_FLAGS", "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true")
+    layouts = ((1, 1), (1, 2), (2, 1))
+    res = bench.bench_processes(TINY, "tiny", layouts, iterations=1, repeats=1, matmul_n=64)
+    assert [(r["processes"], r["devices_per_process"]) for r in res["layouts"]] == list(layouts)
+    for r in res["layouts"]:
+        assert r["devices"] == r["processes"] * r["devices_per_process"] and r["rollouts"] == 16
+        assert r["rollouts_per_s"] > 0 and r["iterations_per_s"] > 0 and r["load_avg_1min_before"] >= 0
+    assert 0 < res["sft"]["fraction_of_matmul_peak"] and res["sft"]["flops_analytic"] > 0
+    lines = process_table(res)
+    rows = [line for line in lines if line.startswith("| ") and line[2].isdigit()]
+    assert [row.split(" | ")[0] for row in rows] == ["| 1 × 1", "| 1 × 2", "| 2 × 1"]
+    assert any(line.startswith("SFT step (2 steps") for line in lines)

@@ -183,7 +183,8 @@ def test_the_bench_generator_table_runs_at_tiny_sizes():
 
     tiny = dataclasses.replace(QUICK, base_horizon=6, base_runs=8, base_runs_small=8, tf_horizon=4, tf_runs=8,
                                gen_repeats=1)
-    res = bench_generators(tiny, names=("threefry2x32",), policies=("ucb",))  # one generator timed: seconds
+    # One generator timed, without the sharded column (a child process; test_the_sharded_column_...): seconds.
+    res = bench_generators(tiny, names=("threefry2x32",), policies=("ucb",), sharded=False)
     assert res["fastest"] == "threefry2x32" and res["vs_default"] == {"threefry2x32": 1.0}
     row = res["generators"]["threefry2x32"]
     assert row["vmap_equals_loop"] and row["offered"]
@@ -194,3 +195,33 @@ def test_the_bench_generator_table_runs_at_tiny_sizes():
     assert sum(line.startswith("| ") for line in lines) == 2 + 2
     assert "| rbg (not offered: vmap) | no (not timed) |" in "\n".join(lines)
     assert generator.current() == generator.DEFAULT
+
+
+@pytest.mark.figures  # a child process of two devices compiling every offered generator's programs: ~30 s
+def test_the_sharded_column_times_every_offered_generator_on_two_devices():
+    import dataclasses
+
+    from rmft_jax.bench import QUICK, bench_generator_sharding
+    from rmft_jax.bench.report import sharded_table
+
+    tiny = dataclasses.replace(QUICK, base_horizon=6, base_runs=8, gen_repeats=1)
+    res = bench_generator_sharding(tiny, OFFERED, compile_only=("philox2x32",), policies=("ucb",))
+    assert res["devices"] == 2 and res["runs"] == 8 and res["load_avg_1min_before"] >= 0
+    for name in OFFERED:
+        row = res["generators"][name]
+        for kind in ("normal", "one_key", "ucb"):
+            assert row[kind]["equal"], (name, kind)  # sharded draws the same numbers as one device
+            assert row[kind]["speedup"] > 0 and row[kind]["one_device_s"] > 0 and row[kind]["sharded_s"] > 0
+        assert row["one_key"]["largest_u32_one_device"] == 8 * 6 * 5
+        # The package's draws (one key per run): each device draws the numbers of its own runs.
+        assert row["normal"]["u32_fraction"] == 0.5, name
+    # The partitionable layout draws each device's part there; the other one generates the whole bits array on
+    # each device and keeps its part (JAX 0.10; the README's generator note rests on this, so a change fails here).
+    assert res["generators"]["threefry2x32"]["one_key"]["u32_fraction"] == 0.5
+    assert res["generators"][OTHER]["one_key"]["u32_fraction"] == 1.0
+    assert res["generators"]["philox2x32"] == {"compiles_sharded": False,
+                                                "error": res["generators"]["philox2x32"]["error"]}
+    g = {"sharded": res, "generators": {n: {"sharded": r} for n, r in res.pop("generators").items()}}
+    lines = sharded_table(g)
+    assert sum(line.startswith("| ") for line in lines) == 2 + len(OFFERED) + 1  # header and rule, rows, philox
+    assert "| philox2x32 (not offered) | does not compile sharded" in "\n".join(lines)

@@ -14,6 +14,8 @@ other processes hits both alike; compile time is measured apart, with
   generator (``rmft bench --rng``) draws them.
 * :mod:`~rmft_jax.bench.generators` — the generator table: the project's bulk draws and the
   baseline rollouts under each typed-key implementation (:mod:`rmft_jax.generator`).
+  Its sharded column (:mod:`~rmft_jax.bench.generator_sharding`): each offered generator's draws
+  and baseline rollouts with the batch split over two devices, in a child process.
 * :mod:`~rmft_jax.bench.transformer` — ``decode_vs_recompute`` / ``transformer_vs_numpy``:
   Transformer rollouts (``K = 5``, ``T = 100``, 2 layers, width 64, 2 heads) with KV-cache
   decoding (the cache grown in segments, the batch run in tiles on CPU: what
@@ -33,6 +35,9 @@ other processes hits both alike; compile time is measured apart, with
 * :mod:`~rmft_jax.bench.curves` — ``cost_curves`` (full mode): rollout and iteration time
   against ``T``, the number of rollouts, ``K`` and the model width, with fitted log-log
   exponents (:mod:`~rmft_jax.bench.fits`).
+* :mod:`~rmft_jax.bench.processes` — the process-scaling table (full mode): rollouts/s and RMFT
+  iterations/s of the Figure 2 recipe per ``processes × devices`` layout, each a job of local
+  processes (:mod:`~rmft_jax.bench.jobs`), and the SFT step's FLOP rate against a matmul's.
 * ``compile_s``: the compile time of every entry point above; ``memory``: peak RSS and
   device memory stats where the backend has them (:mod:`~rmft_jax.bench.timing`).
 
@@ -44,8 +49,11 @@ from rmft_jax.bench.baselines import baseline_policy, bench_baseline, bench_base
 from rmft_jax.bench.curves import cost_curves
 from rmft_jax.bench.generators import bench_generators, vmap_equals_loop
 from rmft_jax.bench.fits import linear_quadratic_fit, loglog_exponent
+from rmft_jax.bench.generator_sharding import bench_generator_sharding
 from rmft_jax.bench.iteration import bench_iteration, bench_long_run, iteration_parts
-from rmft_jax.bench.report import markdown, plot_cost_curves
+from rmft_jax.bench.jobs import run_job
+from rmft_jax.bench.processes import LAYOUTS, bench_processes, parse_layouts, sft_fraction
+from rmft_jax.bench.report import generator_table, markdown, plot_cost_curves, process_table, sharded_table
 from rmft_jax.bench.scale import bench_scale
 from rmft_jax.bench.sizes import ARMS, FULL, PRIOR_MEAN, PRIOR_STD, QUICK, SIGMA, Sizes
 from rmft_jax.bench.suite import run_all
@@ -75,5 +83,6 @@ __all__ = [
     "loglog_exponent", "linear_quadratic_fit", "attended_slots", "bench_baseline", "baseline_policy", "bench_scale",
     "iteration_parts", "compile_timed", "machine", "rss_mb", "peak_rss_mb", "device_memory", "transformer_setup",
     "bench_policy_run", "bench_numpy_transformer", "matmul_rate", "ARMS", "SIGMA", "PRIOR_MEAN", "PRIOR_STD",
-    "COMPILE_EVENT", "bench_generators", "vmap_equals_loop",
+    "COMPILE_EVENT", "bench_generators", "vmap_equals_loop", "bench_generator_sharding", "run_job", "LAYOUTS",
+    "bench_processes", "parse_layouts", "sft_fraction", "generator_table", "sharded_table", "process_table",
 ]

@@ -19,6 +19,10 @@ rollout does not compile in bounded memory), in one run:
   hits all of them, and the ratios share one NumPy time), with the bound that drawing the
   run's random numbers alone puts on the ratio.
 
+* ``sharded`` (:mod:`~rmft_jax.bench.generator_sharding`): each offered generator's bulk normals
+  and baseline rollouts with the batch split over two devices against one device (in a child
+  process of two CPU devices), and whether a one-key draw is generated whole on every device.
+
 Correctness under ``split`` / ``fold_in`` and under sharding over two devices is tested in
 ``tests/test_generator.py``; the fastest generator is chosen among the offered ones.
 """
@@ -33,6 +37,7 @@ import numpy as np
 
 from rmft_jax import generator, rollout
 from rmft_jax.bench.baselines import baseline_policy, numpy_kwargs, randomness_of_run
+from rmft_jax.bench.generator_sharding import bench_generator_sharding
 from rmft_jax.bench.sizes import ARMS, SIGMA, Sizes
 from rmft_jax.bench.timing import compile_timed
 from rmft_jax.bench_numpy import bandits as np_bandits
@@ -139,9 +144,10 @@ def bench_baselines_by_generator(names, policy_name: str, num_runs: int, horizon
     return rows
 
 
-def bench_generators(sizes: Sizes, names=CANDIDATES, policies=POLICIES) -> dict:
+def bench_generators(sizes: Sizes, names=CANDIDATES, policies=POLICIES, sharded: bool | None = None) -> dict:
     """The generator table (see the module docstring) as a JSON-ready dict: ``names`` (default: every
-    candidate) checked, the ones correct under ``vmap`` timed; baselines ``policies``."""
+    candidate) checked, the ones correct under ``vmap`` timed; baselines ``policies``; ``sharded``
+    (default ``sizes.gen_sharded``): the sharded column."""
     safe = {name: vmap_equals_loop(name) for name in names}
     timed = [name for name in names if safe[name]]
     draws = {name: bench_draws(name, sizes, sizes.gen_repeats) for name in timed}
@@ -168,6 +174,12 @@ def bench_generators(sizes: Sizes, names=CANDIDATES, policies=POLICIES) -> dict:
         for name in names
     }
     offered = [name for name in timed if name in generator.GENERATORS]
+    sharded = sizes.gen_sharded if sharded is None else sharded
+    shard = None
+    if sharded and offered:
+        shard = bench_generator_sharding(sizes, offered, [n for n in timed if n not in offered], policies)
+        for name, row in shard.pop("generators").items():
+            table[name]["sharded"] = row
     fastest = max(offered, key=lambda name: table[name]["baseline_vs_numpy"])
     return {
         "generators": table,
@@ -177,6 +189,7 @@ def bench_generators(sizes: Sizes, names=CANDIDATES, policies=POLICIES) -> dict:
         "vs_default": {name: table[name]["baseline_vs_numpy"] / table[generator.DEFAULT]["baseline_vs_numpy"]
                        for name in offered} if generator.DEFAULT in offered else None,
         "active": generator.current(),
+        "sharded": shard,
         "sizes": {"runs": sizes.base_runs, "runs_small": sizes.base_runs_small, "horizon": sizes.base_horizon,
                   "tf_runs": sizes.tf_runs, "tf_horizon": sizes.tf_horizon, "arms": ARMS},
     }

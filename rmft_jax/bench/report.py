@@ -59,6 +59,8 @@ def markdown(r: dict) -> str:
     ] + [f"| {a} | {v} | {n} |" for a, v, n in rows]
     if r.get("generators"):
         lines += ["", *generator_table(r["generators"])]
+    if r.get("processes"):
+        lines += ["", *process_table(r["processes"])]
     if r.get("cost_curves"):
         lines += ["", "| cost of | against | points | seconds | log-log exponent | quadratic share at the largest T |",
                   "| --- | --- | --- | --- | ---: | ---: |"]
@@ -101,6 +103,81 @@ def generator_table(g: dict) -> list[str]:
             f"{row['baseline_vs_numpy']:.1f}x | {row['baseline_vs_numpy_small']:.1f}x | {row['ratio_bound']:.1f}x | "
             f"{'' if vs is None else format(vs, '.2f') + 'x'} |"
         )
+    if g.get("sharded"):
+        lines += ["", *sharded_table(g)]
+    return lines
+
+
+def sharded_table(g: dict) -> list[str]:
+    """The generator table's sharded column (:mod:`rmft_jax.bench.generator_sharding`) as Markdown lines."""
+    s = g["sharded"]
+    gens = g["generators"]
+    default = (gens.get("threefry2x32") or {}).get("sharded")
+    yes = lambda b: "yes" if b else "**no**"  # noqa: E731
+    lines = [
+        f"Sharded over {s['devices']} CPU devices (one child process; {s['runs']} runs, T = {s['horizon']}, K = "
+        f"{s['arms']}; load average {s['load_avg_1min_before']:.1f} → {s['load_avg_1min_after']:.1f}). Speed-up: "
+        f"one-device time / sharded time, interleaved in that process (on a CPU the devices share the cores, and "
+        f"one device's draw already uses several). One-key draw: as many normals from one key, the output split "
+        f"over the devices. Per device: the sharded program's largest uint32 array and XLA's bytes accessed as "
+        f"fractions of the one-device program's (1/{s['devices']}: each device draws its part; 1: each device "
+        f"generates the whole array). Sharded, threefry2x32 / this: the default's sharded time over this one's",
+        "",
+        "| generator | normals (per-run keys) | UCB | Thompson | one-key draw | per device: normals; one-key "
+        "(uint32, bytes) | sharded, threefry2x32 / this (normals, UCB, Thompson) | same numbers as one device |",
+        "| --- | ---: | ---: | ---: | ---: | --- | --- | --- |",
+    ]
+    for name, row in gens.items():
+        sh = row.get("sharded")
+        if sh is None:
+            continue
+        if "compiles_sharded" in sh:
+            lines.append(f"| {name} (not offered) | {'compiles' if sh['compiles_sharded'] else 'does not compile'} "
+                         f"sharded{': ' + sh['error'] if sh.get('error') else ''} | | | | | | |")
+            continue
+        kinds = ("normal", "one_key", *(p for p in ("ucb", "thompson") if p in sh))
+        ok = all(sh[k]["equal"] for k in kinds)
+        pol = lambda p: f"{sh[p]['speedup']:.2f}x" if p in sh else ""  # noqa: E731
+        work = lambda k: f"{sh[k]['u32_fraction']:.2f}, {sh[k]['bytes_fraction']:.2f}"  # noqa: E731
+        vs = "" if default is None else ", ".join(
+            f"{default[k]['sharded_s'] / sh[k]['sharded_s']:.2f}x" for k in ("normal", "ucb", "thompson")
+            if k in sh and k in default)
+        lines.append(
+            f"| {name} | {sh['normal']['speedup']:.2f}x | {pol('ucb')} | {pol('thompson')} | "
+            f"{sh['one_key']['speedup']:.2f}x | {work('normal')}; {work('one_key')} | {vs} | {yes(ok)} |"
+        )
+    return lines
+
+
+def process_table(res: dict) -> list[str]:
+    """The process-scaling table (:mod:`rmft_jax.bench.processes`) as Markdown lines."""
+    lines = [
+        f"Processes × CPU devices ({res['recipe']}, data-parallel over every device of the job; every layout "
+        f"shares this host's {res['cpus']} cores, so the rows show how well each split uses them and what "
+        f"crossing processes costs, not scaling over added hardware)",
+        "",
+        "| processes × devices | rollouts/s | iterations/s | iteration (median) | compile (rollout, iteration) | "
+        "load average |",
+        "| --- | ---: | ---: | ---: | --- | --- |",
+    ]
+    for r in res["layouts"]:
+        lines.append(
+            f"| {r['processes']} × {r['devices_per_process']} | {r['rollouts_per_s']:,.0f} "
+            f"| {r['iterations_per_s']:.3f} | {r['iteration_s_median']:.3f} s "
+            f"| {r['rollout_compile_s']:.1f} s, {r['iteration_compile_s']:.1f} s "
+            f"| {r['load_avg_1min_before']:.1f} → {r['load_avg_1min_after']:.1f} |"
+        )
+    s = res.get("sft")
+    if s:
+        xla = "n/a" if s["xla_vs_analytic"] is None else f"{s['xla_vs_analytic']:.2f}x"
+        lines += [
+            "",
+            f"SFT step ({s['sft_steps']} steps, batch {s['batch']}, T = {s['horizon']}, one device): "
+            f"{s['sft_s']:.3f} s, {s['achieved_flops_per_s'] / 1e9:.2f} GFLOP/s analytic (XLA's count, its loop "
+            f"body once times the steps: {xla} the analytic FLOPs) of {s['matmul_flops_per_s'] / 1e9:.1f} GFLOP/s "
+            f"({s['matmul_n']}² matmul): fraction **{s['fraction_of_matmul_peak']:.3f}** (load average "
+            f"{s['load_avg_1min_before']:.1f} → {s['load_avg_1min_after']:.1f})",
+        ]
     return lines
 
 

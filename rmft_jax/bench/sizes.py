@@ -34,6 +34,10 @@ class Sizes:
     scale_runs: int = 65536  # 2^16 rollouts: measured on accelerators (and in quick mode, small, to test the path)
     generators: bool = True  # measure the generator table (rmft_jax.bench.generators)
     gen_repeats: int = 5  # the generator table: repeats of each bulk draw and baseline run, per generator
+    gen_sharded: bool = True  # the generator table's sharded column (a child process of 2 CPU devices)
+    processes: bool = True  # measure the process-scaling table (rmft_jax.bench.processes)
+    proc_iterations: int = 5  # the process-scaling table: timed RMFT iterations per layout (the median is kept)
+    proc_repeats: int = 3  # the process-scaling table: timed rollout calls per layout (the best is kept)
 
 
 FULL = Sizes()
@@ -43,5 +47,6 @@ FULL = Sizes()
 QUICK = Sizes(
     base_horizon=100, base_runs=64, base_repeats=2, iteration_parts=False, tf_horizon=25, tf_runs=64, tf_recompute_runs=16,
     tf_numpy_runs=64, tf_repeats=2, matmul_n=256, quick_train=True, iter_repeats=2, long_iterations=20,
-    eval_runs=64, curves=False, scale_runs=64, generators=False, gen_repeats=2,
+    eval_runs=64, curves=False, scale_runs=64, generators=False, gen_repeats=2, processes=False, proc_iterations=2,
+    proc_repeats=2,
 )
