@@ -52,8 +52,8 @@ from rmft_jax.models.transformer import init_model
 NAME = "paradigms"
 SEEDS = (0, 1, 2)
 FULL_ITERATIONS = 16
-FULL = {**fig2.TRAIN, "rmft": dict(fig2.TRAIN["rmft"], iterations=FULL_ITERATIONS)}
-QUICK = {
+TRAIN = {**fig2.TRAIN, "rmft": dict(fig2.TRAIN["rmft"], iterations=FULL_ITERATIONS)}
+TRAIN_QUICK = {
     "env": fig2.TRAIN["env"],
     "model": {"layers": 1, "heads": 1, "width": 8, "bandit_token": "per_arm"},
     "rmft": {"tasks": 16, "rollouts": 8, "keep": 4, "iterations": 2, "sft_steps": 2, "learning_rate": 3e-3,
@@ -135,7 +135,7 @@ def curves(per_seed: dict[str, list[dict]]) -> dict:
 def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progress: bool = True) -> dict:
     paths = common.output_paths(out_dir, NAME, overwrite)
     t0 = time.perf_counter()
-    cfg = TrainConfig.from_dict(QUICK if quick else FULL)
+    cfg = TrainConfig.from_dict(TRAIN_QUICK if quick else TRAIN)
     env = cfg.environment
     learner = build_learner(cfg)
     graphdef = learner.policy.graphdef
