@@ -12,6 +12,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import jax
 import numpy as np
 
 from rmft_jax import _signals, generator
@@ -29,8 +30,6 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[name] = "not installed"
     try:
-        import jax
-
         out["jax_backend"] = jax.default_backend()
         out["devices"] = ", ".join(sorted({d.device_kind for d in jax.devices()}))
         out["rng"] = generator.current()  # the generator that drew the results (rmft_jax.generator)
