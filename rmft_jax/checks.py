@@ -130,11 +130,16 @@ def one_of(options: Iterable[str]) -> Check:
     return lambda field, value: choice(field, value, options)
 
 
+def optional(check: Check) -> Check:
+    """The check of a field that may be ``None`` (kept as is); any other value must pass ``check``."""
+    return lambda field, value: value if value is None else check(field, value)
+
+
 def validate(obj: Any, **checks: Check) -> None:
     """Check and normalise fields of a frozen dataclass, from its ``__post_init__``.
 
     ``checks`` maps a field name to ``check(field, value) -> value`` (:func:`at_least`,
-    :func:`number`, :func:`one_of`, :func:`boolean`, :func:`seed`, ...); each field is
+    :func:`number`, :func:`one_of`, :func:`boolean`, :func:`seed`, :func:`optional`, ...); each field is
     replaced by what its check returns (``1`` becomes ``1.0`` for a real field), in the
     order given. The first failing check raises its one-line ``ValueError``.
     """

@@ -126,6 +126,18 @@ def test_hyperparameters_are_validated(build, field):
         build()
 
 
+def test_optional_hyperparameters_keep_none_and_are_normalised():
+    # Policies are static jit arguments: equal settings must give equal, equally hashed policies.
+    assert (Exp3(arms=3).horizon, Exp3(arms=3).eta, Hedge(dim=3).horizon) == (None, None, None)
+    exp3 = Exp3(arms=np.int64(3), horizon=np.int32(5), eta=1)
+    assert (type(exp3.arms), type(exp3.horizon), type(exp3.eta)) == (int, int, float)
+    assert exp3 == Exp3(arms=3, horizon=5, eta=1.0) and hash(exp3) == hash(Exp3(arms=3, horizon=5, eta=1.0))
+    with pytest.raises(ValueError, match=r"^eta: must be a number > 0.0 \(got 0\)$"):
+        Exp3(arms=3, eta=0)
+    with pytest.raises(ValueError, match=r"^horizon: must be an integer >= 1 \(got 2.5\)$"):
+        Hedge(dim=3, horizon=2.5)
+
+
 def test_incompatible_domain_is_rejected():
     from rmft_jax.rollout import check_compatible
 

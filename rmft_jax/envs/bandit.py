@@ -102,31 +102,36 @@ class BanditEnv(Environment):
     prior_std: float = UNIFORM_STD
 
     def __post_init__(self):
-        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
-        set_("arms", checks.integer("arms", self.arms, 2))
-        set_("horizon", checks.integer("horizon", self.horizon, 1))
-        checks.choice("reward", self.reward, REWARDS)
-        set_("noise", checks.real("noise", self.noise, low=0.0))
-        set_("gamma_shape", checks.real("gamma_shape", self.gamma_shape, low=0.0, low_open=True))
+        checks.validate(
+            self,
+            arms=checks.at_least(2),
+            horizon=checks.at_least(1),
+            reward=checks.one_of(REWARDS),
+            noise=checks.number(low=0.0),
+            gamma_shape=checks.number(low=0.0, low_open=True),
+            means=lambda field, value: checks.reals(field, value, self.arms),  # None passes
+        )
         if self.means is not None:
-            set_("means", checks.reals("means", self.means, self.arms))
             check_means("means", self.reward, self.means)
             if self.prior not in ("fixed", "uniform"):
                 checks.fail("prior", "'fixed' when means are given", self.prior)
-            set_("prior", "fixed")
-        checks.choice("prior", self.prior, PRIORS)
+            object.__setattr__(self, "prior", "fixed")  # given means are the task: the prior is 'fixed'
+        checks.validate(
+            self,
+            prior=checks.one_of(PRIORS),
+            prior_low=checks.number(),
+            prior_high=checks.number(),
+            prior_mean=checks.number(),
+            prior_std=checks.number(low=0.0),
+        )
         if self.prior == "fixed" and self.means is None:
             checks.fail("means", "a list of K numbers when prior is 'fixed'", None)
-        set_("prior_low", checks.real("prior_low", self.prior_low))
-        set_("prior_high", checks.real("prior_high", self.prior_high))
         if self.prior == "uniform":
             if self.prior_high <= self.prior_low:
                 checks.fail("prior_high", f"> prior_low = {self.prior_low}", self.prior_high)
             check_means("prior_low/prior_high", self.reward, (self.prior_low, self.prior_high))
             if self.reward == "gamma" and self.prior_low <= 0:
                 checks.fail("prior_low", "> 0 for gamma rewards", self.prior_low)
-        set_("prior_mean", checks.real("prior_mean", self.prior_mean))
-        set_("prior_std", checks.real("prior_std", self.prior_std, low=0.0))
 
     @property
     def num_actions(self) -> int:

@@ -75,17 +75,19 @@ class DriftingBanditEnv(Environment):
     amplitude: float = 0.4
 
     def __post_init__(self):
-        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
-        set_("arms", checks.integer("arms", self.arms, 2))
-        set_("horizon", checks.integer("horizon", self.horizon, 1))
-        checks.choice("reward", self.reward, REWARDS)
-        set_("noise", checks.real("noise", self.noise, low=0.0))
-        set_("gamma_shape", checks.real("gamma_shape", self.gamma_shape, low=0.0, low_open=True))
-        checks.choice("drift", self.drift, DRIFTS)
-        set_("changes", checks.integer("changes", self.changes, 0))
-        set_("walk_std", checks.real("walk_std", self.walk_std, low=0.0))
-        set_("period", checks.real("period", self.period, low=0.0, low_open=True))
-        set_("amplitude", checks.real("amplitude", self.amplitude, low=0.0, high=0.5))
+        checks.validate(
+            self,
+            arms=checks.at_least(2),
+            horizon=checks.at_least(1),
+            reward=checks.one_of(REWARDS),
+            noise=checks.number(low=0.0),
+            gamma_shape=checks.number(low=0.0, low_open=True),
+            drift=checks.one_of(DRIFTS),
+            changes=checks.at_least(0),
+            walk_std=checks.number(low=0.0),
+            period=checks.number(low=0.0, low_open=True),
+            amplitude=checks.number(low=0.0, high=0.5),
+        )
 
     @property
     def num_actions(self) -> int:

@@ -102,22 +102,27 @@ class OnlineEnv(Environment):
     data: tuple[tuple[float, ...], ...] | None = None
 
     def __post_init__(self):
-        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
-        set_("dim", checks.integer("dim", self.dim, 2))
-        set_("horizon", checks.integer("horizon", self.horizon, 1))
-        checks.choice("domain", self.domain, DOMAINS)
-        set_("radius", checks.real("radius", self.radius, low=0.0, low_open=True))
-        checks.choice("sequence", self.sequence, SEQUENCES)
-        set_("noise", checks.real("noise", self.noise, low=0.0))
-        set_("mean_scale", checks.real("mean_scale", self.mean_scale, low=0.0))
-        set_("period", checks.real("period", self.period, low=0.0, low_open=True))
+        checks.validate(
+            self,
+            dim=checks.at_least(2),
+            horizon=checks.at_least(1),
+            domain=checks.one_of(DOMAINS),
+            radius=checks.number(low=0.0, low_open=True),
+            sequence=checks.one_of(SEQUENCES),
+            noise=checks.number(low=0.0),
+            mean_scale=checks.number(low=0.0),
+            period=checks.number(low=0.0, low_open=True),
+        )
         if self.sequence == "custom":
             if self.data is None:
                 checks.fail("sequence", "given as data (a (T, d) array) when sequence is 'custom'", None)
-            arr = check_sequence(self.data, self.horizon, self.dim)
-            set_("data", tuple(tuple(float(x) for x in row) for row in arr))
+            checks.validate(self, data=self._sequence_data)
         elif self.data is not None:
             checks.fail("data", "given only with sequence='custom'", "an array")
+
+    def _sequence_data(self, field: str, data) -> tuple[tuple[float, ...], ...]:
+        """``data`` checked against ``(horizon, dim)``, as nested tuples of floats (hashable)."""
+        return tuple(tuple(float(x) for x in row) for row in check_sequence(data, self.horizon, self.dim))
 
     @classmethod
     def from_array(cls, data, **kwargs) -> "OnlineEnv":

@@ -113,19 +113,21 @@ class _TransformerPolicy(Policy):
     horizon: int | None
 
     def _validate(self):
-        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
         if not isinstance(self.cfg, TransformerConfig):
             checks.fail("cfg", "a TransformerConfig", type(self.cfg).__name__)
         if self.cfg.feedback != self.feedback:
             checks.fail("cfg.feedback", f"'{self.feedback}' for {type(self).__name__}", self.cfg.feedback)
+        # Derived: the graph of the model cfg describes, unless given.
         if self.graphdef is None:
-            set_("graphdef", tfm.graphdef_for(self.cfg))
-        horizon = self.cfg.max_horizon if self.horizon is None else checks.integer("horizon", self.horizon, 1)
-        self.cfg.check_horizon(horizon)
-        set_("horizon", horizon)
-        set_("decode_segment", checks.integer("decode_segment", self.decode_segment, 0))
-        if self.tile is not None:
-            set_("tile", checks.integer("tile", self.tile, 0))
+            object.__setattr__(self, "graphdef", tfm.graphdef_for(self.cfg))
+        checks.validate(
+            self,
+            # the cache horizon; None: the model's max_horizon
+            horizon=lambda field, value: self.cfg.max_horizon if value is None else checks.integer(field, value, 1),
+            decode_segment=checks.at_least(0),
+            tile=checks.optional(checks.at_least(0)),
+        )
+        self.cfg.check_horizon(self.horizon)
 
     def _check_rollout(self, horizon: int) -> None:
         # Runs while tracing: a too-long rollout fails before any compilation.
@@ -218,7 +220,7 @@ class BanditTransformerPolicy(_TransformerPolicy):
 
     def __post_init__(self):
         self._validate()
-        object.__setattr__(self, "temperature", checks.real("temperature", self.temperature, low=0.0))
+        checks.validate(self, temperature=checks.number(low=0.0))
 
     @property
     def arms(self) -> int:
@@ -268,7 +270,7 @@ class OnlineTransformerPolicy(_TransformerPolicy):
 
     def __post_init__(self):
         self._validate()
-        object.__setattr__(self, "explore_std", checks.real("explore_std", self.explore_std, low=0.0))
+        checks.validate(self, explore_std=checks.number(low=0.0))
 
     @property
     def dim(self) -> int:

@@ -25,8 +25,9 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
+from rmft_jax import checks
 from rmft_jax.paradigms.common import Paradigm, flatten, log_probs
-from rmft_jax.policies.bandit import BanditPolicy, check_arms
+from rmft_jax.policies.bandit import BanditPolicy
 from rmft_jax.rollout import rollout_tasks
 from rmft_jax.types import Array
 
@@ -45,7 +46,7 @@ class DPTBehaviour(BanditPolicy):
     mixing: tuple[float, ...] = MIXING
 
     def __post_init__(self):
-        check_arms(self)
+        checks.validate(self, arms=checks.at_least(2))
 
     def noise(self, key: Array, horizon: int) -> Array:
         k_c, k_p, k_i, k_a = jax.random.split(key, 4)

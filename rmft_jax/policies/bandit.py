@@ -108,10 +108,6 @@ def argmax_unplayed_first(index: Array, counts: Array, u: Array) -> Array:
     return argmax_random_tie(jnp.where(counts == 0, jnp.inf, index), u)
 
 
-def check_arms(policy) -> None:
-    object.__setattr__(policy, "arms", checks.integer("arms", policy.arms, 2))
-
-
 class BanditPolicy(Policy):
     """Base of the bandit-feedback policies: ``update`` sees the pulled arm's reward.
 
@@ -151,8 +147,7 @@ class UCB(BanditPolicy):
     log_t: bool = True
 
     def __post_init__(self):
-        check_arms(self)
-        object.__setattr__(self, "c", checks.real("c", self.c, low=0.0))
+        checks.validate(self, arms=checks.at_least(2), c=checks.number(low=0.0))
         if not isinstance(self.log_t, bool):
             checks.fail("log_t", "True or False", self.log_t)
 
@@ -181,7 +176,7 @@ class Greedy(BanditPolicy):
     arms: int = 5
 
     def __post_init__(self):
-        check_arms(self)
+        checks.validate(self, arms=checks.at_least(2))
 
     def noise(self, key, horizon):
         return tie_noise(key, horizon)
@@ -207,8 +202,7 @@ class EpsilonGreedy(BanditPolicy):
     epsilon: float = 0.1
 
     def __post_init__(self):
-        check_arms(self)
-        object.__setattr__(self, "epsilon", checks.real("epsilon", self.epsilon, low=0.0, high=1.0))
+        checks.validate(self, arms=checks.at_least(2), epsilon=checks.number(low=0.0, high=1.0))
 
     def noise(self, key, horizon):
         return jax.random.uniform(key, (horizon, 3))
@@ -227,7 +221,7 @@ class Uniform(BanditPolicy):
     arms: int = 5
 
     def __post_init__(self):
-        check_arms(self)
+        checks.validate(self, arms=checks.at_least(2))
 
     def noise(self, key, horizon):
         return jax.random.randint(key, (horizon,), 0, self.arms, dtype=jnp.int32)
@@ -264,11 +258,12 @@ class Exp3(BanditPolicy):
     eta: float | None = None
 
     def __post_init__(self):
-        check_arms(self)
-        if self.horizon is not None:
-            object.__setattr__(self, "horizon", checks.integer("horizon", self.horizon, 1))
-        if self.eta is not None:
-            object.__setattr__(self, "eta", checks.real("eta", self.eta, low=0.0, low_open=True))
+        checks.validate(
+            self,
+            arms=checks.at_least(2),
+            horizon=checks.optional(checks.at_least(1)),
+            eta=checks.optional(checks.number(low=0.0, low_open=True)),
+        )
 
     def init(self, params=None, length=None) -> Exp3State:
         return Exp3State(jnp.zeros((self.arms,)), jnp.zeros((), jnp.int32))
@@ -316,10 +311,10 @@ class GaussianThompson(BanditPolicy):
     prior_std: float = UNIFORM_STD
 
     def __post_init__(self):
-        check_arms(self)
-        for f in ("noise_std", "prior_std"):
-            object.__setattr__(self, f, checks.real(f, getattr(self, f), low=0.0, low_open=True))
-        object.__setattr__(self, "prior_mean", checks.real("prior_mean", self.prior_mean))
+        positive = checks.number(low=0.0, low_open=True)
+        checks.validate(
+            self, arms=checks.at_least(2), noise_std=positive, prior_std=positive, prior_mean=checks.number()
+        )
 
     def noise(self, key, horizon):
         return jax.random.normal(key, (horizon, self.arms))
@@ -351,9 +346,8 @@ class BetaThompson(BanditPolicy):
     beta: float = 1.0
 
     def __post_init__(self):
-        check_arms(self)
-        for f in ("alpha", "beta"):
-            object.__setattr__(self, f, checks.real(f, getattr(self, f), low=0.0, low_open=True))
+        positive = checks.number(low=0.0, low_open=True)
+        checks.validate(self, arms=checks.at_least(2), alpha=positive, beta=positive)
 
     def noise(self, key, horizon):
         return jax.random.split(key, horizon)

@@ -60,7 +60,7 @@ from jax.scipy import special
 
 from rmft_jax import checks
 from rmft_jax.domain import UNIFORM_STD
-from rmft_jax.policies.bandit import ArmStats, BanditPolicy, check_arms
+from rmft_jax.policies.bandit import ArmStats, BanditPolicy
 from rmft_jax.types import Array
 
 FAMILIES = ("bernoulli", "gaussian")
@@ -182,24 +182,31 @@ class ArmPrior:
     noise_std: float = 1.0
 
     def __post_init__(self):
-        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
-        checks.choice("family", self.family, FAMILIES)
-        checks.choice("prior", self.prior, PRIORS)
+        positive = checks.number(low=0.0, low_open=True)
+        checks.validate(
+            self,
+            family=checks.one_of(FAMILIES),
+            prior=checks.one_of(PRIORS),
+            low=checks.number(),
+            high=checks.number(),
+            prior_mean=checks.number(),
+            alpha=positive,
+            beta=positive,
+            prior_std=positive,
+            noise_std=positive,
+        )
         if self.family == "bernoulli" and self.prior == "gaussian":
             checks.fail("prior", "uniform or beta for bernoulli rewards", self.prior)
         if self.family == "gaussian" and self.prior == "beta":
             checks.fail("prior", "uniform or gaussian for gaussian rewards", self.prior)
-        for f in ("low", "high", "prior_mean"):
-            set_(f, checks.real(f, getattr(self, f)))
-        for f in ("alpha", "beta", "prior_std", "noise_std"):
-            set_(f, checks.real(f, getattr(self, f), low=0.0, low_open=True))
         if self.high <= self.low:
             checks.fail("high", f"> low = {self.low}", self.high)
         if self.family == "bernoulli" and not 0.0 <= self.low < self.high <= 1.0:
             checks.fail("low/high", "inside [0, 1] for bernoulli rewards", (self.low, self.high))
         if self.prior == "uniform" and self.family == "bernoulli":
-            set_("alpha", 1.0)
-            set_("beta", 1.0)
+            # Derived, not validated: a uniform prior is Beta(1, 1), whatever alpha and beta were given.
+            object.__setattr__(self, "alpha", 1.0)
+            object.__setattr__(self, "beta", 1.0)
 
     def quantile(self, p: Array, counts: Array, sums: Array) -> Array:
         """``(K,)`` quantile ``p`` of each arm's posterior after ``counts`` pulls summing to ``sums``."""
@@ -273,8 +280,7 @@ class _IndexPolicy(BanditPolicy):
     prior: ArmPrior
 
     def _check(self):
-        check_arms(self)
-        object.__setattr__(self, "horizon", checks.integer("horizon", self.horizon, 1))
+        checks.validate(self, arms=checks.at_least(2), horizon=checks.at_least(1))
         if not isinstance(self.prior, ArmPrior):
             checks.fail("prior", "an ArmPrior", self.prior)
 
@@ -304,7 +310,7 @@ class BayesUCB(_IndexPolicy):
 
     def __post_init__(self):
         self._check()
-        object.__setattr__(self, "c", checks.real("c", self.c, low=0.0))
+        checks.validate(self, c=checks.number(low=0.0))
 
     def level(self, t: Array) -> Array:
         """The quantile level in round ``t`` (1-based)."""
@@ -330,8 +336,7 @@ class KnowledgeGradient(_IndexPolicy):
 
     def __post_init__(self):
         self._check()
-        if self.max_lookahead is not None:
-            object.__setattr__(self, "max_lookahead", checks.integer("max_lookahead", self.max_lookahead, 1))
+        checks.validate(self, max_lookahead=checks.optional(checks.at_least(1)))
 
     def lookaheads(self) -> tuple[int, ...]:
         """The static grid ``J`` of pull counts ``{1, 2, 4, …}`` up to ``T`` (or ``max_lookahead``)."""

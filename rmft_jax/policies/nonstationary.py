@@ -28,7 +28,6 @@ from rmft_jax.domain import UNIFORM_STD
 from rmft_jax.policies.bandit import (
     BanditPolicy,
     argmax_unplayed_first,
-    check_arms,
     gaussian_posterior_argmax,
     tie_noise,
 )
@@ -67,9 +66,7 @@ class SlidingWindowUCB(BanditPolicy):
     c: float = 0.6
 
     def __post_init__(self):
-        check_arms(self)
-        object.__setattr__(self, "window", checks.integer("window", self.window, 1))
-        object.__setattr__(self, "c", checks.real("c", self.c, low=0.0))
+        checks.validate(self, arms=checks.at_least(2), window=checks.at_least(1), c=checks.number(low=0.0))
 
     def init(self, params=None, length=None) -> WindowState:
         return WindowState(
@@ -150,9 +147,12 @@ class DiscountedUCB(BanditPolicy):
     c: float = 2.4
 
     def __post_init__(self):
-        check_arms(self)
-        object.__setattr__(self, "gamma", checks.real("gamma", self.gamma, low=0.0, high=1.0, low_open=True))
-        object.__setattr__(self, "c", checks.real("c", self.c, low=0.0))
+        checks.validate(
+            self,
+            arms=checks.at_least(2),
+            gamma=checks.number(low=0.0, high=1.0, low_open=True),
+            c=checks.number(low=0.0),
+        )
 
     def init(self, params=None, length=None) -> DiscountedStats:
         return init_discounted(self.arms)
@@ -189,11 +189,15 @@ class DiscountedThompson(BanditPolicy):
     prior_std: float = UNIFORM_STD
 
     def __post_init__(self):
-        check_arms(self)
-        object.__setattr__(self, "gamma", checks.real("gamma", self.gamma, low=0.0, high=1.0, low_open=True))
-        for f in ("noise_std", "prior_std"):
-            object.__setattr__(self, f, checks.real(f, getattr(self, f), low=0.0, low_open=True))
-        object.__setattr__(self, "prior_mean", checks.real("prior_mean", self.prior_mean))
+        positive = checks.number(low=0.0, low_open=True)
+        checks.validate(
+            self,
+            arms=checks.at_least(2),
+            gamma=checks.number(low=0.0, high=1.0, low_open=True),
+            noise_std=positive,
+            prior_std=positive,
+            prior_mean=checks.number(),
+        )
 
     def init(self, params=None, length=None) -> DiscountedStats:
         return init_discounted(self.arms)

@@ -60,10 +60,6 @@ class OnlinePolicy(Policy):
         return CumulativeReward(state.total + feedback, state.t + 1)
 
 
-def check_dim(policy) -> None:
-    object.__setattr__(policy, "dim", checks.integer("dim", policy.dim, 2))
-
-
 @dataclasses.dataclass(frozen=True)
 class FTRL(OnlinePolicy):
     """FTRL with regulariser ``‖π‖²/(2η)`` on the ball ``B(0, R)`` (lazy projected gradient).
@@ -90,15 +86,17 @@ class FTRL(OnlinePolicy):
     domain: ClassVar[str] = "ball"
 
     def __post_init__(self):
-        check_dim(self)
-        object.__setattr__(self, "radius", checks.real("radius", self.radius, low=0.0, low_open=True))
-        object.__setattr__(self, "grad_bound", checks.real("grad_bound", self.grad_bound, low=0.0, low_open=True))
-        if self.eta is not None:
-            object.__setattr__(self, "eta", checks.real("eta", self.eta, low=0.0, low_open=True))
-        elif self.horizon is None:
+        positive = checks.number(low=0.0, low_open=True)
+        checks.validate(
+            self,
+            dim=checks.at_least(2),
+            radius=positive,
+            grad_bound=positive,
+            eta=checks.optional(positive),
+            horizon=checks.optional(checks.at_least(1)),
+        )
+        if self.eta is None and self.horizon is None:
             checks.fail("eta", "given, or horizon given to tune it as R/(G sqrt(T))", None)
-        if self.horizon is not None:
-            object.__setattr__(self, "horizon", checks.integer("horizon", self.horizon, 1))
 
     @property
     def rate(self) -> float:
@@ -142,14 +140,14 @@ class Hedge(OnlinePolicy):
     domain: ClassVar[str] = "simplex"
 
     def __post_init__(self):
-        check_dim(self)
-        if self.horizon is not None:
-            object.__setattr__(self, "horizon", checks.integer("horizon", self.horizon, 1))
-        object.__setattr__(
-            self, "reward_range", checks.real("reward_range", self.reward_range, low=0.0, low_open=True)
+        positive = checks.number(low=0.0, low_open=True)
+        checks.validate(
+            self,
+            dim=checks.at_least(2),
+            horizon=checks.optional(checks.at_least(1)),
+            reward_range=positive,
+            eta=checks.optional(positive),
         )
-        if self.eta is not None:
-            object.__setattr__(self, "eta", checks.real("eta", self.eta, low=0.0, low_open=True))
 
     def rate(self, t: Array) -> Array:
         """``η`` in round ``t`` (1-based)."""
@@ -193,9 +191,9 @@ class FollowTheLeader(OnlinePolicy):
     radius: float = 1.0
 
     def __post_init__(self):
-        check_dim(self)
-        checks.choice("domain", self.domain, DOMAINS)
-        object.__setattr__(self, "radius", checks.real("radius", self.radius, low=0.0, low_open=True))
+        checks.validate(
+            self, dim=checks.at_least(2), domain=checks.one_of(DOMAINS), radius=checks.number(low=0.0, low_open=True)
+        )
 
     @property
     def action_space(self) -> ActionSpace:
@@ -222,8 +220,7 @@ class OnlineUniform(OnlinePolicy):
     domain: str = "simplex"
 
     def __post_init__(self):
-        check_dim(self)
-        checks.choice("domain", self.domain, DOMAINS)
+        checks.validate(self, dim=checks.at_least(2), domain=checks.one_of(DOMAINS))
 
     @property
     def action_space(self) -> ActionSpace:
