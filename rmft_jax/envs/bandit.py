@@ -35,6 +35,14 @@ from rmft_jax.types import BANDIT, Array, Environment, Episode
 
 REWARDS = ("bernoulli", "gaussian", "gamma")
 PRIORS = ("uniform", "gaussian", "fixed")
+# The checks of a bandit's reward process, the fields every bandit environment shares (in this order).
+REWARD_CHECKS = {
+    "arms": checks.at_least(2),
+    "horizon": checks.at_least(1),
+    "reward": checks.one_of(REWARDS),
+    "noise": checks.number(low=0.0),
+    "gamma_shape": checks.number(low=0.0, low_open=True),
+}
 
 
 @struct.dataclass
@@ -103,13 +111,7 @@ class BanditEnv(Environment):
 
     def __post_init__(self):
         checks.validate(
-            self,
-            arms=checks.at_least(2),
-            horizon=checks.at_least(1),
-            reward=checks.one_of(REWARDS),
-            noise=checks.number(low=0.0),
-            gamma_shape=checks.number(low=0.0, low_open=True),
-            means=lambda field, value: checks.reals(field, value, self.arms),  # None passes
+            self, **REWARD_CHECKS, means=lambda field, value: checks.reals(field, value, self.arms)  # None passes
         )
         if self.means is not None:
             check_means("means", self.reward, self.means)

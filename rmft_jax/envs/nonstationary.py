@@ -24,7 +24,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from rmft_jax import checks
-from rmft_jax.envs.bandit import REWARDS, draw_noise, reward_from_noise
+from rmft_jax.envs.bandit import REWARD_CHECKS, draw_noise, reward_from_noise
 from rmft_jax.regret import dynamic_regret
 from rmft_jax.types import BANDIT, Array, Environment, Episode
 
@@ -77,11 +77,7 @@ class DriftingBanditEnv(Environment):
     def __post_init__(self):
         checks.validate(
             self,
-            arms=checks.at_least(2),
-            horizon=checks.at_least(1),
-            reward=checks.one_of(REWARDS),
-            noise=checks.number(low=0.0),
-            gamma_shape=checks.number(low=0.0, low_open=True),
+            **REWARD_CHECKS,
             drift=checks.one_of(DRIFTS),
             changes=checks.at_least(0),
             walk_std=checks.number(low=0.0),
