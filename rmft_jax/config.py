@@ -71,9 +71,9 @@ class TrainConfig:
     transformer: TransformerConfig = dataclasses.field(init=False, compare=False, repr=False)
 
     def __post_init__(self):
-        environment = _resolve_env(dict(self.env))
-        env = dict(self.env)
-        env.setdefault("horizon", environment.horizon)  # saved with the horizon it runs at
+        env = {"name": "mab", **dict(self.env)}
+        environment = _resolve_env(dict(env))
+        env.setdefault("horizon", environment.horizon)  # saved with the name and horizon it runs at
         object.__setattr__(self, "env", tuple(sorted(env.items())))
         transformer = _resolve_model(dict(self.model), environment)
         if self.rmft.online_target == "outputs" and (
@@ -126,7 +126,6 @@ class TrainConfig:
             if key not in SECTIONS:
                 checks.fail(f"config.{key}", "one of the sections " + ", ".join(SECTIONS), key)
         env = _section(d, "env")
-        env.setdefault("name", "mab")
         if "means" in env and isinstance(env["means"], list):
             env["means"] = tuple(env["means"])  # hashable, as the config is a static jit argument
         model = _section(d, "model")
@@ -166,7 +165,7 @@ class TrainConfig:
 
 def _resolve_env(fields: dict) -> Environment:
     """The environment of a config's ``env`` section, or a one-line ``config.env.*`` error."""
-    name = fields.pop("name", "mab")
+    name = fields.pop("name")
     if name not in ENV_NAMES:
         checks.fail("config.env.name", "one of " + ", ".join(ENV_NAMES), name)
     if fields.get("means") is not None and not isinstance(fields["means"], (list, tuple)):
