@@ -179,7 +179,8 @@ def train(
         saver = checkpoint.Saver(run_dir, keep_checkpoints)  # checks keep_checkpoints; writes nothing yet
         _check_run_dir(run_dir, resume)
         if resume:
-            generator.check_matches(saved_generator(checkpoint.load_config_dict(run_dir)), f"the run in {run_dir}")
+            saved = checkpoint.load_config_dict(run_dir)
+            generator.check_matches(saved_generator(saved), f"the run in {run_dir}")
     generator.check_matches(cfg.rng, "the config")
     learner = build_learner(cfg) if learner is None else learner
     state = init_state(env, cfg.rmft, learner)
@@ -187,9 +188,9 @@ def train(
     primary = distributed.is_primary()  # the one process that writes (every process when there is one)
     if run_dir is not None:
         if resume:
-            saved = checkpoint.load_config_dict(run_dir)
-            if saved != _jsonish(cfg.to_dict()):
-                diff = _first_difference(saved, _jsonish(cfg.to_dict()))
+            given = _jsonish(cfg.to_dict())
+            if saved != given:
+                diff = _first_difference(saved, given)
                 raise ValueError(f"config: differs from the checkpoint's config ({diff}); resume with the same config")
             if checkpoint.has_state(run_dir):  # else it stopped before its first checkpoint
                 state = checkpoint.load_state(run_dir, state)
