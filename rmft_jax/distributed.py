@@ -38,7 +38,7 @@ import jax
 import numpy as np
 from jax.experimental import multihost_utils
 
-from rmft_jax import checks
+from rmft_jax import _signals, checks
 
 COORDINATOR_VAR = "JAX_COORDINATOR_ADDRESS"
 BIND_VAR = "JAX_COORDINATOR_BIND_ADDRESS"
@@ -182,7 +182,7 @@ def launch_local(command: Sequence[str], processes: int, env: dict[str, str] | N
             time.sleep(poll_s)
     except KeyboardInterrupt:
         _stop(procs, grace_s)
-        return 130
+        return _signals.EXIT_CODE
     finally:
         _stop(procs, grace_s)
         for signum, handler in previous.items():

@@ -39,6 +39,7 @@ from rmft_jax import generator, rollout, sharding
 from rmft_jax.bench.baselines import baseline_policy
 from rmft_jax.bench.jobs import run_job
 from rmft_jax.bench.sizes import ARMS, SIGMA, Sizes
+from rmft_jax.bench.timing import xla_cost
 from rmft_jax.envs.bandit import BanditEnv
 
 DEVICES = 2
@@ -75,18 +76,12 @@ def _largest_u32(hlo: str) -> int:
     return max(sizes, default=0)
 
 
-def _cost(compiled) -> dict:
-    analysis = compiled.cost_analysis()
-    analysis = analysis[0] if isinstance(analysis, (list, tuple)) else analysis
-    return {k: float(analysis.get(k, float("nan"))) for k in ("flops", "bytes accessed")}
-
-
 def per_device_work(one_jit, split_jit, *args) -> dict:
     """The sharded program's per-device work as a fraction of the one-device program's: its largest
     ``uint32`` array (the generator's bits) and XLA's FLOP and byte counts."""
     one_c, split_c = one_jit.lower(*args).compile(), split_jit.lower(*args).compile()
     u32 = (_largest_u32(one_c.as_text()), _largest_u32(split_c.as_text()))
-    cost_one, cost_split = _cost(one_c), _cost(split_c)
+    cost_one, cost_split = xla_cost(one_c), xla_cost(split_c)
     return {
         "largest_u32_one_device": u32[0], "largest_u32_per_device": u32[1],
         "u32_fraction": u32[1] / u32[0] if u32[0] else float("nan"),

@@ -22,11 +22,10 @@ import tempfile
 from pathlib import Path
 
 from rmft_jax import distributed, generator, results
+from rmft_jax._signals import EXIT_CODE as INTERRUPTED
 
 _CHILD = "import sys; from rmft_jax.bench import jobs; jobs.child(sys.argv[1:])"
 _DEVICE_FLAG = re.compile(r"--xla_force_host_platform_device_count=\S*")
-# launch_local's code when the launcher was interrupted (Ctrl-C / SIGTERM), its processes stopped.
-INTERRUPTED = 130
 
 
 def job_env(devices: int, base: dict[str, str] | None = None) -> dict[str, str]:
@@ -50,7 +49,7 @@ def run_job(target: str, kwargs: dict, processes: int = 1, devices: int = 1) -> 
         cmd = [sys.executable, "-c", _CHILD, target, json.dumps(kwargs), generator.current(), str(result)]
         # The processes' stdout (gloo's connection lines) goes to stderr: the bench prints its table on stdout.
         code = distributed.launch_local(cmd, processes, env=job_env(devices), stdout=2)
-        if code == INTERRUPTED:
+        if code == INTERRUPTED:  # the launcher was interrupted (Ctrl-C / SIGTERM), its processes stopped
             raise KeyboardInterrupt()
         if code != 0 or not result.is_file():
             raise RuntimeError(f"bench job {target} on {processes} process(es) x {devices} device(s): "

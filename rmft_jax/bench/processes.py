@@ -39,7 +39,7 @@ import jax.numpy as jnp
 from rmft_jax import rmft, sharding
 from rmft_jax.bench.iteration import iteration_parts
 from rmft_jax.bench.jobs import run_job
-from rmft_jax.bench.timing import compile_timed, time_best
+from rmft_jax.bench.timing import compile_timed, time_best, xla_cost
 from rmft_jax.bench.transformer import decode_step_flops, matmul_rate
 from rmft_jax.config import TrainConfig
 from rmft_jax.training import build_learner, iteration_key
@@ -122,9 +122,7 @@ def sft_fraction(train: dict, repeats: int, matmul_n: int) -> dict:
     flops = cfg.sft_steps * 3 * batch * T * decode_step_flops(mcfg, T)
     peak = matmul_rate(matmul_n, repeats + 2)
     try:
-        analysis = sft_c.cost_analysis()
-        analysis = analysis[0] if isinstance(analysis, (list, tuple)) else analysis
-        xla_flops = float(analysis.get("flops", float("nan")))
+        xla_flops = xla_cost(sft_c)["flops"]
     except Exception:  # noqa: BLE001 - not every backend reports a cost analysis
         xla_flops = None
     return {

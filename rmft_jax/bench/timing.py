@@ -31,6 +31,15 @@ def compile_timed(jitted, *args, **kwargs):
     return compiled, time.perf_counter() - t0
 
 
+def xla_cost(compiled) -> dict[str, float]:
+    """XLA's own ``flops`` and ``bytes accessed`` of a compiled program (NaN where it reports none).
+
+    Its cost analysis counts a loop's body once, not once per trip."""
+    analysis = compiled.cost_analysis()
+    analysis = analysis[0] if isinstance(analysis, (list, tuple)) else analysis
+    return {k: float(analysis.get(k, float("nan"))) for k in ("flops", "bytes accessed")}
+
+
 @contextlib.contextmanager
 def count_compiles():
     """Count XLA backend compilations inside the block: ``with count_compiles() as n: ...; n[0]``."""
