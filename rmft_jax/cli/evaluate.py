@@ -67,7 +67,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument(
         "--policy", default=None, help="baseline name from the registry (default: ucb for bandits, ftrl/hedge for fol)"
     )
-    p.add_argument("--checkpoint", default=None, metavar="DIR", help="evaluate a trained model from this run directory")
+    p.add_argument("--checkpoint", default=None, metavar="DIR",
+                   help="evaluate a trained model from this run directory (a generalist run plays any --arms and --horizon)")
     p.add_argument("--base", action="store_true", help="with --checkpoint: evaluate the untrained base model of that run")
     p.add_argument("--seed", type=int, default=0, help="random seed in [0, 2**63) (default 0)")
     p.add_argument("--rng", choices=tuple(generator.GENERATORS), default=None,
@@ -158,9 +159,13 @@ def build_env(args: argparse.Namespace) -> Environment:
 
 
 def load_checkpoint_policy(path: str, env: Environment, base: bool = False) -> tuple[Policy, Any]:
-    """``(policy, params)`` of the model trained in the run directory ``path`` (or its base model)."""
+    """``(policy, params)`` of the model trained in the run directory ``path`` (or its base model):
+    a generalist run (:mod:`rmft_jax.generalist`, any ``K`` and horizon) or a :class:`TrainConfig` run."""
+    from rmft_jax import checkpoint, generalist
     from rmft_jax.training import load_policy_from_checkpoint
 
+    if generalist.is_generalist(checkpoint.load_config_dict(path)):
+        return generalist.load_policy(path, env, base=base)
     return load_policy_from_checkpoint(path, env, base=base)
 
 

@@ -23,6 +23,7 @@ FIGURES = {
     "published-baselines": "rmft_jax.experiments.published_baselines",
     "paradigms": "rmft_jax.experiments.paradigms",
     "extrapolation": "rmft_jax.experiments.extrapolation",
+    "generalist": "rmft_jax.experiments.generalist",
 }
 
 
