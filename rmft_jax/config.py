@@ -138,16 +138,7 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> "TrainConfig":
-        path = Path(path)
-        if not path.is_file():
-            checks.fail("config", "an existing JSON file", str(path))
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as e:
-            raise ValueError(f"config: must be valid JSON ({path}: {e.msg} at line {e.lineno})") from None
-        except UnicodeDecodeError:
-            checks.fail("config", "a UTF-8 JSON file", f"{path} holds other bytes")
-        return cls.from_dict(data)
+        return cls.from_dict(read_json(path))
 
     def with_overrides(self, overrides: dict[str, Any]) -> "TrainConfig":
         """A copy with ``{"rmft.keep": 4, "env.noise": 0.5, "seed": 3}``-style overrides applied."""
@@ -161,6 +152,19 @@ class TrainConfig:
                 checks.fail("set", "of the form section.key=value with section in env, model, rmft, eval", dotted)
             d[section][key] = value
         return TrainConfig.from_dict(d)
+
+
+def read_json(path: str | Path) -> Any:
+    """The JSON value of a config file, or a one-line ``config: ...`` error (missing, not UTF-8, not JSON)."""
+    path = Path(path)
+    if not path.is_file():
+        checks.fail("config", "an existing JSON file", str(path))
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"config: must be valid JSON ({path}: {e.msg} at line {e.lineno})") from None
+    except UnicodeDecodeError:
+        checks.fail("config", "a UTF-8 JSON file", f"{path} holds other bytes")
 
 
 def _resolve_env(fields: dict) -> Environment:

@@ -114,3 +114,18 @@ def test_evaluate_checkpoint_refuses_what_the_generalist_cannot_play(runs, tmp_p
                        capsys)
     assert code == 2 and err.startswith(f"rmft: error: {field}:") and err.count("\n") == 1
     assert not out.exists()
+
+
+def test_rmft_train_takes_a_generalist_config_and_refuses_flags_it_does_not_use(tmp_path, capsys):
+    path = tmp_path / "g.json"
+    path.write_text(json.dumps({**TINY.to_dict(), "rmft": {**TINY.to_dict()["rmft"], "iterations": 1}}))
+    code, out, err = cli(["train", "--config", str(path), "--out", str(tmp_path / "run"), "--no-progress",
+                          "--set", "mix.arms=[2]"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["iterations"] == 1
+    cfg, state, _, _ = gl.load(tmp_path / "run")
+    assert cfg.mix.arms == (2,) and int(state.iteration) == 1
+    for args, field in ((["--horizon", "5"], "horizon"), (["--set", "env.arms=3"], "set")):
+        code, _, err = cli(["train", "--config", str(path), "--out", str(tmp_path / "other"), *args], capsys)
+        assert code == 2 and err.startswith(f"rmft: error: {field}:") and err.count("\n") == 1
+    assert not (tmp_path / "other").exists()

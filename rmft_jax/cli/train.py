@@ -75,6 +75,13 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"processes: must be an integer >= 1 (got {args.processes})")
     if args.processes is not None and args.distributed:
         raise ValueError("processes: launches a job of local processes; not together with --distributed (joining one)")
+    if args.config:
+        from rmft_jax.config import read_json
+        from rmft_jax.generalist import is_generalist
+
+        data = read_json(args.config)
+        if isinstance(data, dict) and is_generalist(data):
+            return _train_generalist(args, data)
     cfg = build_config(args)  # bad flags and configs fail here, once, before any process starts
     generator.use(cfg.rng)  # once, before any key is made: the run draws with its config's generator
     if args.processes is not None and args.processes > 1:
@@ -111,4 +118,47 @@ def _train(args: argparse.Namespace, cfg, primary: bool) -> int:
         last = rows[-1]
         print(json.dumps({"run": args.out, "iterations": last["iteration"], "rollout_regret_mean": last["rollout_regret_mean"],
                           "sft_loss_last": last["sft_loss_last"]}), file=sys.stdout)
+    return 0
+
+
+# The flags a generalist config takes (rmft_jax.generalist: its task distribution replaces env and horizon).
+GENERALIST_OVERRIDES = {"iterations": "rmft.iterations", "rollouts": "rmft.rollouts", "keep": "rmft.keep",
+                        "lr": "rmft.learning_rate", "seed": "seed"}
+
+
+def _train_generalist(args: argparse.Namespace, data: dict) -> int:
+    """``rmft train --config G.json`` with a generalist config (``"kind": "generalist"``): one process, one device."""
+    from rmft_jax.config import parse_value
+    from rmft_jax.generalist import GeneralistConfig, train
+
+    for flag in ("tasks", "horizon", "rng", "devices", "processes"):
+        if getattr(args, flag) is not None:
+            raise ValueError(f"{flag}: not for a generalist config (its mix section gives arms, horizons and rounds)")
+    if args.distributed:
+        raise ValueError("distributed: not for a generalist config (it trains in one process)")
+    if args.keep_checkpoints != 2:
+        raise ValueError("keep-checkpoints: not for a generalist config (it keeps the last 2)")
+    d = json.loads(json.dumps(data))
+    items = [item.partition("=") for item in args.set]
+    for key, eq, _ in items:
+        section, _, name = key.strip().partition(".")
+        if not (eq and (section in ("model", "mix", "rmft") and name or key.strip() == "seed")):
+            raise ValueError(f"set: must be of the form section.key=value with section in model, mix, rmft (got {key!r})")
+    overrides = [(key.strip(), parse_value(value)) for key, _, value in items]
+    overrides += [(k, getattr(args, f)) for f, k in GENERALIST_OVERRIDES.items() if getattr(args, f) is not None]
+    for key, value in overrides:
+        section, _, name = key.partition(".")
+        if name:
+            if not isinstance(d.get(section, {}), dict):
+                raise ValueError(f"config.{section}: must be a JSON object")
+            d[section] = {**d.get(section, {}), name: value}
+        else:
+            d[section] = value
+    cfg = GeneralistConfig.from_dict(d)
+    _, rows = train(cfg, args.out, resume=args.resume, checkpoint_every=args.checkpoint_every,
+                    progress=not args.no_progress)
+    if rows:
+        last = rows[-1]
+        print(json.dumps({"run": args.out, "iterations": last["iteration"], "kind": "generalist",
+                          "rollout_regret_mean": last["rollout_regret_mean"]}), file=sys.stdout)
     return 0

@@ -24,6 +24,7 @@ FIGURES = {
     "paradigms": "rmft_jax.experiments.paradigms",
     "extrapolation": "rmft_jax.experiments.extrapolation",
     "generalist": "rmft_jax.experiments.generalist",
+    "generalist-ablation": "rmft_jax.experiments.generalist_ablation",
 }
 
 

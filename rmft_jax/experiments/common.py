@@ -40,7 +40,8 @@ def header(name: str, quick: bool) -> dict[str, str]:
     return {
         "experiment": name,
         "mode": "quick" if quick else "full",
-        "command": f"rmft figure {name}" + (" --quick" if quick else ""),
+        # the CLI names figures with hyphens (FIGURES), the modules with underscores
+        "command": f"rmft figure {name.replace('_', '-')}" + (" --quick" if quick else ""),
     }
 
 

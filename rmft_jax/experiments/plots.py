@@ -125,8 +125,8 @@ def horizon_cells(evals: dict[str, dict], thompson: dict[str, dict], detail: Col
     return cells
 
 
-def markdown_table(rows: dict[str, dict], columns: list[tuple[str, str]]) -> str:
-    """``rows`` name -> {key: value}; ``columns`` (key, header)."""
+def markdown_table(rows: dict[str, dict], columns: list[tuple[str, str]], first: str = "method") -> str:
+    """``rows`` name -> {key: value}; ``columns`` (key, header); ``first`` heads the column of row names."""
 
     def fmt(v):
         if v is None:
@@ -137,7 +137,7 @@ def markdown_table(rows: dict[str, dict], columns: list[tuple[str, str]]) -> str
             return f"{v:.3g}" if abs(v) < 1e-2 and v != 0 else f"{v:.3f}"
         return str(v)
 
-    head = "| method | " + " | ".join(h for _, h in columns) + " |"
+    head = f"| {first} | " + " | ".join(h for _, h in columns) + " |"
     sep = "|---" * (len(columns) + 1) + "|"
     lines = [head, sep] + [f"| {n} | " + " | ".join(fmt(r.get(k)) for k, _ in columns) + " |" for n, r in rows.items()]
     return "\n".join(lines) + "\n"

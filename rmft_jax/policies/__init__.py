@@ -46,7 +46,16 @@ import math
 from collections.abc import Callable
 
 from rmft_jax.domain import UNIFORM_STD
-from rmft_jax.policies.bandit import UCB, BetaThompson, EpsilonGreedy, Exp3, GaussianThompson, Greedy, Uniform
+from rmft_jax.policies.bandit import (
+    UCB,
+    BetaThompson,
+    EpsilonGreedy,
+    Exp3,
+    GammaThompson,
+    GaussianThompson,
+    Greedy,
+    Uniform,
+)
 from rmft_jax.policies.bayes import ArmPrior, BayesUCB, KnowledgeGradient
 from rmft_jax.policies.nonstationary import (
     DiscountedThompson,
@@ -164,6 +173,10 @@ def _uniform(env: Environment) -> Policy:
 _ENTRIES: dict[str, tuple[Callable[[Environment], bool], Callable[[Environment], Policy]]] = {
     "ucb": (_is_bandit, lambda env: UCB(arms=env.num_actions, c=_ucb_c(env))),
     "thompson": (_is_bandit, _thompson),
+    "gamma_thompson": (
+        lambda env: _is_bandit(env) and getattr(env, "reward", None) == "gamma",
+        lambda env: GammaThompson(arms=env.num_actions, shape=env.gamma_shape),
+    ),
     "greedy": (_is_bandit, lambda env: Greedy(arms=env.num_actions)),
     "epsilon_greedy": (
         _is_bandit,
@@ -242,6 +255,7 @@ __all__ = [
     "make_policy",
     "policy_names",
     "UCB",
+    "GammaThompson",
     "Greedy",
     "EpsilonGreedy",
     "Exp3",

@@ -333,6 +333,36 @@ def gaussian_posterior_argmax(counts, sums, z, prior_mean, prior_std, noise_std)
 
 
 @dataclasses.dataclass(frozen=True)
+class GammaThompson(BanditPolicy):
+    """Thompson sampling for mean-parameterised gamma rewards of known shape ``α``.
+
+    A reward of arm ``a`` is ``Gamma(α, rate β_a)`` with mean ``μ_a = α/β_a``
+    (:mod:`rmft_jax.envs.bandit`'s ``gamma`` process). The rate has the conjugate
+    prior ``Gamma(prior_shape, prior_rate)``; after ``n_a`` pulls with sum ``S_a`` the
+    posterior is ``Gamma(prior_shape + α·n_a, prior_rate + S_a)``, and the arm played
+    is ``argmax_a α/β_a`` over one posterior draw per arm. The per-round keys are split
+    in bulk, ``(T,)``. The defaults put the prior median of ``μ`` near 0.5 for ``α = 1``.
+    """
+
+    arms: int = 5
+    shape: float = 1.0
+    prior_shape: float = 1.0
+    prior_rate: float = 0.35
+
+    def __post_init__(self):
+        positive = checks.number(low=0.0, low_open=True)
+        checks.validate(self, arms=checks.at_least(2), shape=positive, prior_shape=positive, prior_rate=positive)
+
+    def noise(self, key, horizon):
+        return jax.random.split(key, horizon)
+
+    def act(self, params, state: ArmStats, noise) -> Array:
+        conc = self.prior_shape + self.shape * state.counts
+        rate = jax.random.gamma(noise, conc) / (self.prior_rate + state.sums)
+        return jnp.argmax(self.shape / rate).astype(jnp.int32)
+
+
+@dataclasses.dataclass(frozen=True)
 class BetaThompson(BanditPolicy):
     """Beta–Bernoulli Thompson sampling with a ``Beta(alpha, beta)`` prior per arm (L&S §36.1).
 
