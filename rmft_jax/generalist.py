@@ -47,6 +47,7 @@ from rmft_jax.training import _check_run_dir, _first_difference, _jsonish, _prog
 from rmft_jax.types import BANDIT, Array, Environment, PyTree
 
 KIND = "generalist"  # config.json's "kind": what tells a generalist run folder from a TrainConfig one
+LATER_MODEL_DEFAULTS = {"time_query": "token"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,7 +163,10 @@ class GeneralistConfig:
     def to_dict(self) -> dict:
         return {
             "kind": KIND,
-            "model": dataclasses.asdict(self.model),
+            # a model setting added later is written only when it differs from its default,
+            # so runs saved before it keep matching (and hashing to) their config
+            "model": {k: v for k, v in dataclasses.asdict(self.model).items()
+                      if k not in LATER_MODEL_DEFAULTS or v != LATER_MODEL_DEFAULTS[k]},
             "mix": {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self.mix).items()},
             "rmft": dataclasses.asdict(self.rmft),
             "seed": self.seed,

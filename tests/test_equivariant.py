@@ -1,6 +1,8 @@
 """The arm-equivariant model: exact equivariance, one set of weights for any K, decode = teacher-forced pass,
 and the compressed attention equal to the dense (rounds × arms) grid it replaces."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -16,10 +18,11 @@ from rmft_jax.types import ActionSpace
 CFG = eqm.EquivariantConfig(width=16, heads=2, mlp_ratio=2, max_horizon=64)
 
 
-@pytest.fixture(scope="module")
-def model():
-    """Random weights, pushed away from the near-uniform initialisation so that every path matters."""
-    graphdef, params = eqm.init_model(CFG, jax.random.key(0))
+@pytest.fixture(scope="module", params=["token", "pooled"])
+def model(request):
+    """Random weights, pushed away from the near-uniform initialisation so that every path matters; both
+    kinds of time-attention query."""
+    graphdef, params = eqm.init_model(dataclasses.replace(CFG, time_query=request.param), jax.random.key(0))
     leaves, tree = jax.tree.flatten(params)
     keys = jax.random.split(jax.random.key(1), len(leaves))
     params = jax.tree.unflatten(tree, [x + 0.3 * jax.random.normal(k, x.shape) for x, k in zip(leaves, keys)])
@@ -41,7 +44,9 @@ def _dense_grid(graphdef, params, actions, rewards, K):
     tokens = tokens.at[1:, :, 0].set(onehot).at[1:, :, 1].set(onehot * rewards[:-1, None])
     e = m.embed(tokens)
     q, k, v = m.time_qkv_of(e)  # (T, K, h, dh)
-    scores = jnp.einsum("takd,uakd->aktu", q, k) / np.sqrt(CFG.head_dim)
+    if m.cfg.time_query == "pooled":  # every token queries with the null token's query
+        q = jnp.broadcast_to(m.time_qkv_of(m.embed(jnp.zeros(3)))[0], q.shape)
+    scores = jnp.einsum("takd,uakd->aktu", q, k) / np.sqrt(m.cfg.head_dim)
     causal = jnp.tril(jnp.ones((T, T), bool))
     att = jax.nn.softmax(jnp.where(causal, scores, -jnp.inf), axis=-1)
     return m.after_time(e, jnp.einsum("aktu,uakd->takd", att, v))
@@ -79,8 +84,9 @@ def test_relabelling_the_arms_permutes_the_policy_exactly(model):
 
 def test_one_set_of_weights_plays_any_number_of_arms(model):
     graphdef, params = model
+    cfg = nnx.merge(graphdef, params).cfg
     for K in (2, 5, 20):
-        policy = EquivariantBanditPolicy(CFG, K, graphdef, horizon=12)
+        policy = EquivariantBanditPolicy(cfg, K, graphdef, horizon=12)
         assert policy.action_space == ActionSpace("bandit", K)
         traj = run(BanditEnv(arms=K, horizon=12, noise=0.5), policy, jax.random.key(K), 4, params)
         assert traj.actions.shape == (4, 12)
@@ -106,6 +112,8 @@ def test_sft_loss_is_the_mean_nll_of_the_kept_actions(model):
 def test_invalid_settings_are_one_line_errors(model):
     with pytest.raises(ValueError, match="heads: must be a divisor of width"):
         eqm.EquivariantConfig(width=10, heads=3)
+    with pytest.raises(ValueError, match="time_query: must be one of token, pooled"):
+        eqm.EquivariantConfig(time_query="mean")
     with pytest.raises(ValueError, match="arms: must be"):
         EquivariantBanditPolicy(CFG, 1)
     with pytest.raises(ValueError, match="horizon: must be <= max_horizon = 64"):

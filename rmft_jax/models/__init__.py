@@ -1,5 +1,7 @@
-"""Models: the numerical-I/O causal Transformer and its policies (Flax NNX, used functionally)."""
+"""Models: the numerical-I/O causal Transformer, the arm-equivariant model, and their policies (Flax NNX, used functionally)."""
 
+from rmft_jax.models.equivariant import EquivariantConfig, EquivariantTransformer
+from rmft_jax.models.equivariant_policy import EquivariantBanditPolicy
 from rmft_jax.models.policy import (
     BanditPrefixPolicy,
     BanditTransformerPolicy,
@@ -29,6 +31,9 @@ __all__ = [
     "BanditPrefixPolicy",
     "BanditTransformerPolicy",
     "DecodeState",
+    "EquivariantBanditPolicy",
+    "EquivariantConfig",
+    "EquivariantTransformer",
     "KVCache",
     "OnlineTransformerPolicy",
     "Transformer",

@@ -39,7 +39,9 @@ constants of the weights. Hence, exactly:
   sum over that arm's pulls: ``O(K)`` per round to update, ``O(T·K)`` teacher-forced;
 * only the pulled arm's query (one per round) attends over its arm's pulled tokens.
 
-The teacher-forced pass costs ``O(T²)`` per head (the pulled queries; the dense grid
+With ``time_query = "pooled"`` (one learned query per head for every token) the pulled
+arm reads with ``q0`` too: no key/value cache at all, ``O(K)`` per decoded round and
+``O(T·K)`` per teacher-forced pass. Otherwise (``"token"``), the teacher-forced pass costs ``O(T²)`` per head (the pulled queries; the dense grid
 would cost ``O(K·T²)``), and a decode step ``O(T + K)`` attention reads, with one key/value
 cache of the pulled tokens (labelled by arm) shared by all arms. This holds for one block:
 past the first block the "not pulled" rows are no longer identical (the arm attention
@@ -64,6 +66,7 @@ from rmft_jax import checks
 from rmft_jax.types import Array, PyTree
 
 TOKEN_DIM = 3  # [pulled, reward·pulled, start]
+TIME_QUERIES = ("token", "pooled")
 # Masked or empty logits: finite, so that exp(masked - max) is exactly 0 without NaNs in gradients.
 _MASKED = -1e30
 
@@ -82,12 +85,21 @@ class EquivariantConfig:
       mlp_ratio: hidden width of each MLP as a multiple of ``width``.
       max_horizon: the longest rollout (rounds) the model serves; caches and
         teacher-forced passes longer than this are refused.
+      time_query: what the time attention's query is (:data:`TIME_QUERIES`):
+        ``"token"``, computed from the arm's token of the row (the pulled arm's
+        query depends on its reward, as in a standard Transformer), or ``"pooled"``,
+        one learned query per head for every row and arm (attention pooling: each
+        arm reads its stream with the same weights whatever it just saw). With
+        ``"pooled"`` every read-out is a running softmax, so the model keeps no
+        key/value cache: ``O(K)`` per decoded round and ``O(T·K)`` per
+        teacher-forced pass, whatever the horizon.
     """
 
     width: int = 32
     heads: int = 2
     mlp_ratio: int = 4
     max_horizon: int = 4096
+    time_query: str = "token"
 
     def __post_init__(self):
         checks.validate(
@@ -96,6 +108,7 @@ class EquivariantConfig:
             heads=checks.at_least(1),
             mlp_ratio=checks.at_least(1),
             max_horizon=checks.at_least(1),
+            time_query=checks.one_of(TIME_QUERIES),
         )
         if self.width % self.heads:
             checks.fail("heads", f"a divisor of width = {self.width}", self.heads)
@@ -227,6 +240,10 @@ class EquivariantTransformer(nnx.Module):
         den = den + w_start + nulls[..., None] * w_null
         read_null = num / den[..., None]
 
+        e = jnp.where(onehot[..., None] > 0, e_pull[:, None], c.e_null)  # (S, K, W)
+        if self.cfg.time_query == "pooled":  # every arm reads with q0, the pulled one included
+            return jnp.concatenate([first, self.after_time(e, read_null)], axis=0)
+
         # The pulled arm's query (one per row): its arm's pulls so far, the start token and the nulls.
         s_idx = jnp.arange(T - 1)
         same = (a[None, :] == a[:, None]) & (s_idx[None, :] <= s_idx[:, None])  # (S rows, S keys)
@@ -244,7 +261,6 @@ class EquivariantTransformer(nnx.Module):
 
         pulled = onehot[..., None, None] > 0
         attended = jnp.where(pulled, read_pull[:, None], read_null)  # (S, K, h, dh)
-        e = jnp.where(onehot[..., None] > 0, e_pull[:, None], c.e_null)  # (S, K, W)
         return jnp.concatenate([first, self.after_time(e, attended)], axis=0)
 
 
@@ -278,8 +294,10 @@ class EquivariantState:
 
 
 def init_state(model: EquivariantTransformer, arms: int, length: int) -> EquivariantState:
-    """The state before round 1 (the start row read), with room for ``length`` pulled tokens."""
+    """The state before round 1 (the start row read), with room for ``length`` pulled tokens
+    (none with ``time_query = "pooled"``, which keeps no cache)."""
     cfg = model.cfg
+    length = 0 if cfg.time_query == "pooled" else length
     c = model.constants()
     out = model.after_time(jnp.broadcast_to(c.e_start, (arms, cfg.width)), jnp.broadcast_to(c.vs, (arms,) + c.vs.shape))
     h, dh = cfg.heads, cfg.head_dim
@@ -312,9 +330,6 @@ def decode_step(model: EquivariantTransformer, state: EquivariantState, action: 
     mine = jnp.arange(arms) == a  # (K,)
     e_pull = model.embed(pulled_token(reward))
     qp, kp, vp = model.time_qkv_of(e_pull)  # (h, dh)
-    keys = jax.lax.dynamic_update_slice(state.keys, kp[:, None], (0, s - 1, 0))
-    values = jax.lax.dynamic_update_slice(state.values, vp[:, None], (0, s - 1, 0))
-    labels = jax.lax.dynamic_update_slice(state.labels, a[None], (s - 1,))
     counts = state.counts + mine
 
     # Arm a's running softmax of q0 takes the new key (online softmax: exact, stable).
@@ -333,7 +348,15 @@ def decode_step(model: EquivariantTransformer, state: EquivariantState, action: 
     num = run_num * w_run[..., None] + w_start[..., None] * c.vs + w_null[..., None] * c.v0
     read_null = num / (run_den * w_run + w_start + w_null)[..., None]  # (K, h, dh)
 
+    e = jnp.where(mine[:, None], e_pull, c.e_null)
+    if cfg.time_query == "pooled":  # every arm reads with q0: no cache
+        out = model.after_time(e, read_null)
+        return EquivariantState(state.keys, state.values, state.labels, counts, new_max, run_den, run_num, s, out)
+
     # The pulled arm's query over its own pulls (slots < s labelled a), the start token, its nulls.
+    keys = jax.lax.dynamic_update_slice(state.keys, kp[:, None], (0, s - 1, 0))
+    values = jax.lax.dynamic_update_slice(state.values, vp[:, None], (0, s - 1, 0))
+    labels = jax.lax.dynamic_update_slice(state.labels, a[None], (s - 1,))
     slots = jnp.arange(labels.shape[0])
     valid = (labels == a) & (slots < s)
     logits = jnp.where(valid, jnp.einsum("hd,hld->hl", qp, keys) * scale, _MASKED)
@@ -345,7 +368,6 @@ def decode_step(model: EquivariantTransformer, state: EquivariantState, action: 
     read_pull = jnp.einsum("hl,hld->hd", att[:, :L], values) + att[:, L, None] * c.vs + att[:, L + 1, None] * c.v0
 
     attended = jnp.where(mine[:, None, None], read_pull, read_null)
-    e = jnp.where(mine[:, None], e_pull, c.e_null)
     out = model.after_time(e, attended)
     return EquivariantState(keys, values, labels, counts, new_max, run_den, run_num, s, out)
 

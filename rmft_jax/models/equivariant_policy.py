@@ -78,6 +78,16 @@ class EquivariantBanditPolicy(Policy):
     def init(self, params: PyTree, length: int | None = None) -> EquivariantState:
         return eqm.init_decode(self.graphdef, params, self.arms, self.horizon if length is None else length)
 
+    def state_batch_axes(self, state: EquivariantState) -> EquivariantState:
+        """``vmap`` axes of a batch of rollouts' states: ``pos`` is shared (``None``).
+
+        Every rollout of a batch reads its round's outcome at the same position, so the
+        cache writes are one ``dynamic_update_slice`` of the batched cache instead of a
+        scatter (as for :class:`rmft_jax.models.policy.BanditTransformerPolicy`); the
+        values are the same.
+        """
+        return dataclasses.replace(jax.tree.map(lambda _: 0, state), pos=None)
+
     def act(self, params: PyTree, state: EquivariantState, noise: Array) -> Array:
         if self.temperature == 0.0:
             return jnp.argmax(state.out).astype(jnp.int32)
