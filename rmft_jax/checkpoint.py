@@ -2,6 +2,7 @@
 
 A run directory holds::
 
+    .rmft.lock          the writer's lock (:func:`run_lock`): the process id of the command writing the run
     config.json         the TrainConfig (and package versions)
     metrics.jsonl       one JSON line per completed iteration, appended as they come
     checkpoints/N/      the whole TrainState after N iterations (weights, optimiser state,
@@ -62,6 +63,13 @@ check only. They are read, never written: a resumed old run writes its next
 checkpoints under ``checkpoints/`` (which then take precedence) and leaves
 ``checkpoint.msgpack`` as it was.
 
+One writer at a time: every command that writes a run folder holds :func:`run_lock` (an
+advisory ``flock`` on ``.rmft.lock``, the way ``git`` holds ``index.lock``) from before its
+first write until it ends; a second writer is refused in one line naming the holder's
+process id. The operating system releases the lock when its holder dies, however it
+dies, so a lock file left by a killed process blocks nobody. Readers (``rmft evaluate
+--checkpoint``) take no lock: they see only committed and sealed steps.
+
 ``metrics.jsonl`` is appended one line per iteration; a kill during an append can
 leave a torn last line, which :func:`read_metrics` drops (its iteration is re-run
 on ``--resume``, from the checkpoint, so the run stays bit-identical).
@@ -69,10 +77,14 @@ on ``--resume``, from the checkpoint, so the run stays bit-identical).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
+import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 import jax
@@ -86,6 +98,7 @@ from rmft_jax import _signals
 from rmft_jax.results import atomic_write_bytes, to_jsonable, versions
 
 CONFIG = "config.json"
+LOCK = ".rmft.lock"  # held (flock) by the one command writing the run; holds its process id
 METRICS = "metrics.jsonl"
 STATE = "checkpoints"  # Orbax's step directories
 MSGPACK = "checkpoint.msgpack"  # the single-file format before Orbax: read, never written
@@ -103,6 +116,72 @@ def is_stray(name: str) -> bool:
     """Whether ``name`` is a temporary file of an interrupted write of a run file (or of a path probe)."""
     prefixes = [f".{f}." for f in FILES] + [".rmft-probe."]
     return name.endswith(".tmp") and any(name.startswith(p) for p in prefixes)
+
+
+def is_bookkeeping(name: str) -> bool:
+    """Whether ``name`` (in a run folder) is ours without being part of a run: the writer's lock
+    (left by any writer, even one refused before it wrote), or a stray temporary file."""
+    return name == LOCK or is_stray(name)
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: str | Path, attempts: int = 10, wait_s: float = 0.05):
+    """Hold the writer's lock of ``run_dir`` for the block: an exclusive ``flock`` on ``run_dir/.rmft.lock``,
+    which records this process's id while held (and is emptied, not deleted, on release).
+
+    Creates ``run_dir`` (and the lock file) if needed. Refused in one line, naming the holder's process id,
+    while another process (or another lock in this one) holds it; a lock that stays taken for
+    ``attempts`` tries ``wait_s`` apart is a writer's (:func:`check_unlocked` holds it for an instant
+    only). The lock is advisory and per open file: the kernel releases it when its holder exits or is
+    killed, so a stale lock file never blocks. (On NFS, ``flock`` works through the server's locks.)
+    """
+    run_dir = Path(run_dir)
+    path = run_dir / LOCK
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as e:
+        raise ValueError(f"out: must be a writable run folder (cannot create its lock {str(path)!r}: "
+                         f"{e.strerror or type(e).__name__})") from None
+    try:
+        _flock(fd, path, attempts, wait_s)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def check_unlocked(run_dir: str | Path) -> None:
+    """One-line ``ValueError`` naming the holder if another process holds ``run_dir``'s writer lock; writes
+    nothing (the lock is taken and released at once, through a read-only descriptor)."""
+    path = Path(run_dir) / LOCK
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return  # no lock file (or none we can open): nobody holds it, or run_lock will say why
+    try:
+        _flock(fd, path, attempts=10, wait_s=0.05)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _flock(fd: int, path: Path, attempts: int, wait_s: float) -> None:
+    for attempt in range(attempts):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if attempt + 1 < attempts:
+                time.sleep(wait_s)
+    holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+    who = f"process {holder}" if holder.isdigit() else "another process"
+    raise ValueError(f"out: must be a run folder no other command is writing ({str(path.parent)!r} is locked by "
+                     f"{who}, see {path.name}); wait for it to end or stop it")
 
 
 def is_stray_step(name: str) -> bool:

@@ -11,7 +11,8 @@ seed: it is what RMFT starts from and what figures call "base".
 
 In a multi-process job (:mod:`rmft_jax.distributed`) every process runs
 :func:`train` with the same arguments: each checks the run directory and reads a
-resumed run, then (after a barrier) only process 0 writes the config and metrics,
+resumed run, then (after a barrier) only process 0 writes the config and metrics
+(and only it holds the folder's writer lock, :func:`claim_run_dir`),
 and only it shows progress. Checkpoints are saved by every process
 (:class:`rmft_jax.checkpoint.Saver`: each writes its shards, process 0 seals), which
 they all reach since they run the same loop.
@@ -19,6 +20,7 @@ they all reach since they run the same loop.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -157,7 +159,9 @@ def train(
         A directory that already holds a run is refused unless ``resume``, and one
         that holds other files is refused always (never emptied). Devices, memory
         (:func:`check_memory`) and the directory are checked before anything is
-        built or written; temporary files of interrupted writes are removed.
+        built or written; temporary files of interrupted writes are removed. The
+        folder's writer lock is held for the whole call (:func:`claim_run_dir`): a
+        folder another command is writing is refused, naming its process id.
       resume: continue the run in ``run_dir``; its config must equal ``cfg``.
         The run's generator (``cfg.rng``, and the saved run's) must be the active one
         (:func:`rmft_jax.generator.use`): the same seed draws other numbers under another.
@@ -174,76 +178,100 @@ def train(
     env = cfg.environment
     sharding.resolve_mesh(devices)
     check_memory(cfg)
+    primary = distributed.is_primary()  # the one process that writes (every process when there is one)
     if run_dir is not None:
         run_dir = Path(run_dir)
         saver = checkpoint.Saver(run_dir, keep_checkpoints)  # checks keep_checkpoints; writes nothing yet
-        _check_run_dir(run_dir, resume)
-        if resume:
+    with claim_run_dir(run_dir, resume, primary):
+        if run_dir is not None and resume:
             saved = checkpoint.load_config_dict(run_dir)
             generator.check_matches(saved_generator(saved), f"the run in {run_dir}")
-    generator.check_matches(cfg.rng, "the config")
-    learner = build_learner(cfg) if learner is None else learner
-    state = init_state(env, cfg.rmft, learner)
-    rows: list[dict] = []
-    primary = distributed.is_primary()  # the one process that writes (every process when there is one)
-    if run_dir is not None:
-        if resume:
-            given = _jsonish(cfg.to_dict())
-            if saved != given:
-                diff = _first_difference(saved, given)
-                raise ValueError(f"config: differs from the checkpoint's config ({diff}); resume with the same config")
-            if checkpoint.has_state(run_dir):  # else it stopped before its first checkpoint
-                state = checkpoint.load_state(run_dir, state)
-            done = int(state.iteration)
-            rows = checkpoint.read_metrics(run_dir)
-            if len(rows) < done or [r.get("iteration") for r in rows[:done]] != list(range(1, done + 1)):
-                raise ValueError(
-                    f"metrics: {run_dir / checkpoint.METRICS} must hold iterations 1..{done} (the checkpoint's); "
-                    "restore it, or start a new run in another directory"
-                )
-            rows = rows[:done]
-        # Every process has checked (and read) the directory before process 0 writes to it.
-        distributed.barrier("rmft-train-run-dir-checked")
-        if primary:  # (after the barrier: the others' directory probes are temporary files too)
-            checkpoint.remove_stray_files(run_dir)
-        if primary and resume:
-            checkpoint.write_metrics(run_dir, rows)  # drop rows written after the last checkpoint
-        elif primary:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            checkpoint.save_config(run_dir, cfg.to_dict())
-            checkpoint.write_metrics(run_dir, [])
-
-    step = sharding.make_iteration(env, cfg.rmft, learner, devices)
-    state = sharding.place_state(state, devices)
-    key = iteration_key(cfg)
-    start = int(state.iteration)
-    end = cfg.rmft.iterations if stop_after is None else min(cfg.rmft.iterations, start + stop_after)
-    bar = _progress(range(start, end), progress and primary, total=cfg.rmft.iterations, initial=start)
-    try:
-        for i in bar:
-            t0 = time.perf_counter()
-            state, metrics = step(state, key, learner.base_params)
-            metrics = jax.device_get(metrics)
-            row = _row(i + 1, metrics, time.perf_counter() - t0)
-            rows.append(row)
-            if run_dir is not None:
-                if primary:
-                    checkpoint.append_metrics(run_dir, row)  # resume trusts the checkpoint, not this line
-                if (i + 1) % checkpoint_every == 0 or i + 1 == end:
-                    saver.save(state)  # on every process: each writes its shards, process 0 seals
-            if hasattr(bar, "set_postfix"):
-                bar.set_postfix(regret=f"{row['rollout_regret_mean']:.2f}", loss=f"{row['sft_loss_last']:.3f}")
-    finally:
+        generator.check_matches(cfg.rng, "the config")
+        learner = build_learner(cfg) if learner is None else learner
+        state = init_state(env, cfg.rmft, learner)
+        rows: list[dict] = []
         if run_dir is not None:
-            saver.close()  # joins Orbax's background deletion of old steps
-    return state, learner, rows
+            if resume:
+                given = _jsonish(cfg.to_dict())
+                if saved != given:
+                    diff = _first_difference(saved, given)
+                    raise ValueError(f"config: differs from the checkpoint's config ({diff}); resume with the same config")
+                if checkpoint.has_state(run_dir):  # else it stopped before its first checkpoint
+                    state = checkpoint.load_state(run_dir, state)
+                done = int(state.iteration)
+                rows = checkpoint.read_metrics(run_dir)
+                if len(rows) < done or [r.get("iteration") for r in rows[:done]] != list(range(1, done + 1)):
+                    raise ValueError(
+                        f"metrics: {run_dir / checkpoint.METRICS} must hold iterations 1..{done} (the checkpoint's); "
+                        "restore it, or start a new run in another directory"
+                    )
+                rows = rows[:done]
+            # Every process has checked (and read) the directory before process 0 writes to it.
+            distributed.barrier("rmft-train-run-dir-checked")
+            if primary:  # (after the barrier: the others' directory probes are temporary files too)
+                checkpoint.remove_stray_files(run_dir)
+            if primary and resume:
+                checkpoint.write_metrics(run_dir, rows)  # drop rows written after the last checkpoint
+            elif primary:
+                run_dir.mkdir(parents=True, exist_ok=True)
+                checkpoint.save_config(run_dir, cfg.to_dict())
+                checkpoint.write_metrics(run_dir, [])
+
+        step = sharding.make_iteration(env, cfg.rmft, learner, devices)
+        state = sharding.place_state(state, devices)
+        key = iteration_key(cfg)
+        start = int(state.iteration)
+        end = cfg.rmft.iterations if stop_after is None else min(cfg.rmft.iterations, start + stop_after)
+        bar = _progress(range(start, end), progress and primary, total=cfg.rmft.iterations, initial=start)
+        try:
+            for i in bar:
+                t0 = time.perf_counter()
+                state, metrics = step(state, key, learner.base_params)
+                metrics = jax.device_get(metrics)
+                row = _row(i + 1, metrics, time.perf_counter() - t0)
+                rows.append(row)
+                if run_dir is not None:
+                    if primary:
+                        checkpoint.append_metrics(run_dir, row)  # resume trusts the checkpoint, not this line
+                    if (i + 1) % checkpoint_every == 0 or i + 1 == end:
+                        saver.save(state)  # on every process: each writes its shards, process 0 seals
+                if hasattr(bar, "set_postfix"):
+                    bar.set_postfix(regret=f"{row['rollout_regret_mean']:.2f}", loss=f"{row['sft_loss_last']:.3f}")
+        finally:
+            if run_dir is not None:
+                saver.close()  # joins Orbax's background deletion of old steps
+        return state, learner, rows
+
+
+@contextlib.contextmanager
+def claim_run_dir(run_dir: Path | None, resume: bool, primary: bool = True):
+    """Check ``run_dir`` (:func:`_check_run_dir`), then hold its writer's lock for the block
+    (:func:`checkpoint.run_lock`) and check it again under the lock (another writer may have
+    finished between the two). In a multi-process job only process 0 (``primary``), the one
+    that writes the run's files, takes the lock; the others only check. ``None``: no folder.
+
+    A folder another command is writing is refused first, naming that command's process id;
+    every refusal before the lock writes nothing.
+    """
+    if run_dir is None:
+        yield
+        return
+    if primary:
+        checkpoint.check_unlocked(run_dir)
+    _check_run_dir(run_dir, resume)
+    if not primary:
+        yield
+        return
+    with checkpoint.run_lock(run_dir):
+        _check_run_dir(run_dir, resume)
+        yield
 
 
 def _check_run_dir(run_dir: Path, resume: bool) -> None:
     """Refuse a run directory that cannot be used, before anything is built or written.
 
     A new run needs a directory that does not exist or is empty (apart from
-    temporary files of our own interrupted writes, :func:`checkpoint.is_stray`): a folder holding other files is
+    our lock and temporary files of our own interrupted writes, :func:`checkpoint.is_bookkeeping`): a folder holding other files is
     somebody's data and is never emptied. ``resume`` needs a folder holding a run.
     Either way it must be writable (probed with a temporary file).
     """
@@ -259,7 +287,7 @@ def _check_run_dir(run_dir: Path, resume: bool) -> None:
                 f"out: {str(run_dir)!r} already holds a run; pass --resume to continue it or choose another directory"
             )
         if run_dir.is_dir():
-            others = sorted(p.name for p in run_dir.iterdir() if not checkpoint.is_stray(p.name))
+            others = sorted(p.name for p in run_dir.iterdir() if not checkpoint.is_bookkeeping(p.name))
             if others:
                 checks.fail(
                     "out", "a new or empty directory (it holds files that are not a run: "

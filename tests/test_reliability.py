@@ -333,7 +333,7 @@ def test_stray_temporary_files_are_removed_on_the_next_start(runs, tmp_path):
     fresh.mkdir()
     (fresh / ".config.json.abc.tmp").write_bytes(b"partial")  # killed during the very first write
     train(cfg, fresh, progress=False, stop_after=0)
-    assert sorted(p.name for p in fresh.iterdir()) == ["config.json", "metrics.jsonl"]
+    assert sorted(p.name for p in fresh.iterdir()) == [checkpoint.LOCK, "config.json", "metrics.jsonl"]
 
 
 def test_only_the_latest_checkpoints_are_kept(runs):
