@@ -3,7 +3,7 @@
 A run directory holds::
 
     .rmft.lock          the writer's lock (:func:`run_lock`): the process id of the command writing the run
-    config.json         the TrainConfig (and package versions)
+    config.json         the TrainConfig, the run's id (``run_id``, drawn when the run is created) and package versions
     metrics.jsonl       one JSON line per completed iteration, appended as they come
     checkpoints/N/      the whole TrainState after N iterations (weights, optimiser state,
                         SFT buffer, iteration count), one Orbax checkpoint per saved step:
@@ -20,7 +20,13 @@ damaged: delete the damaged step and ``--resume`` continues from the previous on
 Orbax deletes older ones after each commit.
 
 Tamper evidence, in two layers. After the commit, process 0 writes the *seal*,
-``rmft-seal.json``: the SHA-256 of every file of the step. Loading checks the seal
+``rmft-seal.json``: the SHA-256 of every file of the step, and the identity of the run it
+belongs to (:func:`run_identity`: the run id and the SHA-256 of the saved config, seed
+included). Loading checks the identity against the folder's ``config.json``, so a step
+copied from another run (the same config with another seed, or the same config trained
+again) is refused in one line. Seals written before the identity existed (the
+committed ``figures/runs``) are accepted in folders whose ``config.json`` has no run id
+either (both from before), and refused in any newer run's folder. Loading checks the seal
 first, before Orbax reads a byte (a damaged file makes Orbax's parallel reads fail
 with tracebacks printed from its worker threads, which no ``except`` can keep off
 the terminal), so a truncated, bit-flipped, emptied or replaced file, or a file
@@ -83,6 +89,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
 import time
 from pathlib import Path
@@ -99,6 +106,7 @@ from rmft_jax.results import atomic_write_bytes, to_jsonable, versions
 
 CONFIG = "config.json"
 LOCK = ".rmft.lock"  # held (flock) by the one command writing the run; holds its process id
+RUN_ID = "run_id"  # config.json's key for the run's id, drawn when the run is created (not part of the config)
 METRICS = "metrics.jsonl"
 STATE = "checkpoints"  # Orbax's step directories
 MSGPACK = "checkpoint.msgpack"  # the single-file format before Orbax: read, never written
@@ -282,6 +290,7 @@ class Saver:
         if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
             raise ValueError(f"keep_checkpoints: must be an integer >= 1 (got {keep!r})")
         self.run_dir, self.keep, self._manager = Path(run_dir), keep, None
+        self._identity = None  # the run's, read from config.json at the first seal
 
     def save(self, state) -> None:
         """Write ``state`` as step ``state.iteration``, commit and seal it; returns when it is on disk."""
@@ -303,8 +312,10 @@ class Saver:
                              "resume the run instead of writing over it")
         self._manager.wait_until_finished()
         if jax.process_index() == 0:  # one process seals what all of them wrote (a shared file system)
+            if self._identity is None:
+                self._identity = run_identity(self.run_dir)
             step_dir = self.run_dir / STATE / str(step)
-            seal = {"format": FORMAT, "step": step, "files": _file_digests(step_dir)}
+            seal = {"format": FORMAT, "step": step, "run": self._identity, "files": _file_digests(step_dir)}
             atomic_write_bytes(step_dir / SEAL, (json.dumps(seal, indent=1) + "\n").encode())
 
     def close(self) -> None:
@@ -331,6 +342,13 @@ def latest_step(run_dir: str | Path) -> int | None:
     return steps[-1] if steps else None
 
 
+def unsealed_steps(run_dir: str | Path) -> list[int]:
+    """The committed steps of ours newer than :func:`latest_step` that have no seal: a save in progress
+    (between Orbax's commit and the seal) or one cut short there. :func:`load_state` skips them."""
+    newest = latest_step(run_dir)
+    return [int(p.name) for p in _step_dirs(Path(run_dir)) if _interrupted(p) and (newest is None or int(p.name) > newest)]
+
+
 def has_state(run_dir: str | Path) -> bool:
     """Whether ``run_dir`` holds a checkpoint to resume from (a step, or an old ``checkpoint.msgpack``)."""
     return latest_step(run_dir) is not None or (Path(run_dir) / MSGPACK).is_file()
@@ -352,16 +370,24 @@ def _check_arrays(path: Path, shapes: list, dtypes: list, leaves: list) -> None:
             )
 
 
-def _check_seal(path: Path) -> None:
-    """One-line ``ValueError`` unless every file of the step at ``path`` is the one its seal names."""
+def _check_seal(path: Path, identity: dict | None) -> None:
+    """One-line ``ValueError`` unless the step at ``path`` belongs to the run ``identity`` (its folder's,
+    :func:`run_identity`) and every file of it is the one its seal names."""
     try:
         seal = json.loads((path / SEAL).read_text())
         files = seal["files"]
-        if seal["format"] != FORMAT or not isinstance(files, dict):
+        if seal["format"] != FORMAT or not isinstance(files, dict) or not isinstance(seal.get("run"), (dict, type(None))):
             raise TypeError
     except (OSError, ValueError, TypeError, KeyError) as e:
         raise ValueError(f"{_corrupt(path)} (its seal {SEAL} cannot be read: {type(e).__name__}); "
                          "restore it or start a new run") from None
+    # A seal from before run identities ("run" absent) is trusted only in a folder from before them too.
+    legacy = "run" not in seal and (identity is None or identity[RUN_ID] is None)
+    if not legacy and seal.get("run") != identity:
+        theirs, ours = (_name_run(r) for r in (seal.get("run"), identity))
+        raise ValueError(f"checkpoint: {path} must be a step of the run in {str(path.parent.parent)!r} (its seal names "
+                         f"{theirs}, the folder's {CONFIG} is {ours}: a step copied from another run); "
+                         "restore this run's checkpoints or start a new run")
     found = _file_digests(path)
     if set(found) != set(files):
         odd = sorted(set(found) ^ set(files))
@@ -373,12 +399,19 @@ def _check_seal(path: Path) -> None:
                              "or altered); restore it or start a new run")
 
 
+def _name_run(identity: dict | None) -> str:
+    if identity is None:
+        return "no run"
+    run_id = identity[RUN_ID] or "(no id)"
+    return f"run {run_id} with config SHA-256 {identity['config_sha256'][:12]}"
+
+
 def _load_orbax(run_dir: Path, step: int, template):
     """Restore step ``step`` of ``run_dir/checkpoints`` into ``template``'s structure and shardings, checked
-    against its record (shapes, dtypes, SHA-256)."""
+    against its seal (the run's identity, every file's SHA-256) and its record (shapes, dtypes, SHA-256)."""
     path = (run_dir / STATE / str(step)).absolute()  # Orbax takes absolute paths only
     leaves, treedef = jax.tree.flatten(template)
-    _check_seal(path)  # before Orbax reads a byte: damaged files make its restore print tracebacks
+    _check_seal(path, run_identity(run_dir))  # before Orbax reads a byte: damaged files make its restore print tracebacks
     try:
         with ocp.Checkpointer(ocp.JsonCheckpointHandler()) as reader:
             record = reader.restore(path / _RECORD, args=ocp.args.JsonRestore())
@@ -453,14 +486,15 @@ def _load_msgpack(path: Path, template):
     return jax.tree.unflatten(treedef, placed)
 
 
-def load_state(run_dir: str | Path, template):
+def load_state(run_dir: str | Path, template, step: int | None = None):
     """Restore the state saved in ``run_dir`` into the structure (and shardings) of ``template``.
 
-    The newest committed Orbax step if there is one, else an old ``checkpoint.msgpack``;
-    a damaged, foreign or mismatched checkpoint is a one-line ``ValueError``.
+    Step ``step`` if given, else the newest sealed Orbax step if there is one (:func:`latest_step`),
+    else an old ``checkpoint.msgpack``; a damaged, foreign (another run's) or mismatched checkpoint
+    is a one-line ``ValueError``.
     """
     run_dir = Path(run_dir)
-    step = latest_step(run_dir)
+    step = latest_step(run_dir) if step is None else step
     if step is not None:
         return _load_orbax(run_dir, step, template)
     if (run_dir / MSGPACK).is_file():
@@ -471,11 +505,13 @@ def load_state(run_dir: str | Path, template):
 
 
 def save_config(run_dir: str | Path, config_dict: dict) -> None:
-    payload = dict(config_dict, versions=versions())
+    """Write a new run's ``config.json``: the config, a run id drawn now, and the package versions."""
+    payload = dict(config_dict, **{RUN_ID: secrets.token_hex(8)}, versions=versions())
     atomic_write_bytes(Path(run_dir) / CONFIG, (json.dumps(to_jsonable(payload), indent=1) + "\n").encode())
 
 
-def load_config_dict(run_dir: str | Path) -> dict:
+def _read_config(run_dir: str | Path) -> tuple[dict, str | None]:
+    """``(config, run id)`` saved in ``run_dir/config.json`` (the versions left out; no id: a run from before ids)."""
     path = Path(run_dir) / CONFIG
     if not path.is_file():
         raise ValueError(f"checkpoint: must be a run directory containing {CONFIG} (got {str(run_dir)!r})")
@@ -486,7 +522,26 @@ def load_config_dict(run_dir: str | Path) -> dict:
     if not isinstance(d, dict):
         raise ValueError(f"checkpoint: {path} must hold a JSON object (the run's config)")
     d.pop("versions", None)
-    return d
+    run_id = d.pop(RUN_ID, None)
+    if run_id is not None and not isinstance(run_id, str):
+        raise ValueError(f"checkpoint: {path} must hold a string {RUN_ID} (got {run_id!r})")
+    return d, run_id
+
+
+def load_config_dict(run_dir: str | Path) -> dict:
+    """The config saved in ``run_dir`` (without the run id and the package versions)."""
+    return _read_config(run_dir)[0]
+
+
+def run_identity(run_dir: str | Path) -> dict | None:
+    """``{"run_id": ..., "config_sha256": ...}`` of the run in ``run_dir``: its id (``None`` for a run
+    from before ids) and the SHA-256 of its config as saved (canonical JSON, sorted keys, seed
+    included, versions and id left out). ``None`` for a folder without ``config.json``."""
+    if not (Path(run_dir) / CONFIG).is_file():
+        return None
+    config, run_id = _read_config(run_dir)
+    canonical = json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
+    return {RUN_ID: run_id, "config_sha256": hashlib.sha256(canonical).hexdigest()}
 
 
 def read_metrics(run_dir: str | Path) -> list[dict]:

@@ -296,22 +296,23 @@ def _train(cfg: GeneralistConfig, run_dir: Path | None, *, resume: bool, checkpo
     return state, rows
 
 
-def load(run_dir: str | Path) -> tuple:
-    """``(cfg, state, graphdef, base_params)`` of a saved generalist run."""
+def load(run_dir: str | Path, step: int | None = None) -> tuple:
+    """``(cfg, state, graphdef, base_params)`` of a saved generalist run (its newest sealed checkpoint, or ``step``)."""
     cfg = GeneralistConfig.from_dict(checkpoint.load_config_dict(run_dir))
     graphdef, base = base_model(cfg)
     opt = make_optimizer(cfg.rmft)
     template = GeneralistState(base, opt.init(base), jnp.zeros((), jnp.int32))
-    return cfg, checkpoint.load_state(run_dir, template), graphdef, base
+    return cfg, checkpoint.load_state(run_dir, template, step), graphdef, base
 
 
-def load_policy(run_dir: str | Path, env: Environment, *, base: bool = False) -> tuple[EquivariantBanditPolicy, PyTree]:
+def load_policy(run_dir: str | Path, env: Environment, *, base: bool = False,
+                step: int | None = None) -> tuple[EquivariantBanditPolicy, PyTree]:
     """``(policy, params)`` of the generalist saved in ``run_dir`` (or its base model) for ``env``.
 
     It plays any bandit-feedback environment with any ``K >= 2`` and any horizon up to the
     model's ``max_horizon``; anything else is a one-line ``ValueError``.
     """
-    cfg, state, graphdef, base_params = load(run_dir)
+    cfg, state, graphdef, base_params = load(run_dir, step)
     if env.feedback != BANDIT:
         raise ValueError(f"checkpoint: the generalist model plays bandit feedback with any number of arms >= 2; "
                          f"this environment has {env.feedback} feedback")

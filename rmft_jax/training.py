@@ -342,22 +342,24 @@ def saved_generator(config_dict: dict) -> str:
     return config_dict.get("rng", generator.DEFAULT)
 
 
-def load_run(run_dir: str | Path) -> tuple[TrainConfig, TrainState, Learner]:
-    """The config, final state and learner of a saved run (refused under another generator than its own)."""
+def load_run(run_dir: str | Path, step: int | None = None) -> tuple[TrainConfig, TrainState, Learner]:
+    """The config, final state (or that of checkpoint ``step``) and learner of a saved run (refused under
+    another generator than its own)."""
     saved = checkpoint.load_config_dict(run_dir)
     generator.check_matches(saved_generator(saved), f"the run in {run_dir}")
     cfg = TrainConfig.from_dict({**saved, "rng": saved_generator(saved)})
     learner = build_learner(cfg)
-    state = checkpoint.load_state(run_dir, init_state(cfg.environment, cfg.rmft, learner))
+    state = checkpoint.load_state(run_dir, init_state(cfg.environment, cfg.rmft, learner), step)
     return cfg, state, learner
 
 
-def load_policy_from_checkpoint(run_dir: str | Path, env: Environment, *, base: bool = False):
-    """``(policy, params)`` of the model saved in ``run_dir``, checked against ``env``.
+def load_policy_from_checkpoint(run_dir: str | Path, env: Environment, *, base: bool = False, step: int | None = None):
+    """``(policy, params)`` of the model saved in ``run_dir`` (its newest sealed checkpoint, or ``step``),
+    checked against ``env``.
 
     ``base=True`` gives the untrained model of the same config instead.
     """
-    cfg, state, learner = load_run(run_dir)
+    cfg, state, learner = load_run(run_dir, step)
     mcfg = cfg.transformer
     if mcfg.feedback != env.feedback or mcfg.actions != env.num_actions:
         raise ValueError(

@@ -152,3 +152,85 @@ def test_a_generalist_run_takes_the_same_lock(tmp_path):
         with pytest.raises(ValueError, match=rf"^out: .* locked by process {os.getpid()}"):
             gl.train(cfg, folder, progress=False)
     assert sorted(p.name for p in folder.iterdir()) == [checkpoint.LOCK]
+
+
+# ----- point 2: checkpoints bound to their run -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def others(run, tmp_path_factory):
+    """Two runs whose checkpoints could be mistaken for ``run``'s: its config with another seed, and the
+    very same config trained again (another run id)."""
+    root = tmp_path_factory.mktemp("others")
+    train(TrainConfig.from_dict({**CONFIG, "seed": 1}), root / "seed1", progress=False, checkpoint_every=1)
+    train(TrainConfig.from_dict(CONFIG), root / "again", progress=False, checkpoint_every=1)
+    return root
+
+
+def evaluate(run, out, capsys):
+    return cli(["evaluate", "--checkpoint", run, "--arms", "3", "--horizon", "5", "--runs", "2", "--bootstrap", "10",
+                "--quiet", "--out", out], capsys)
+
+
+@pytest.mark.parametrize("other", ["seed1", "again"])
+def test_a_step_copied_from_another_run_is_refused(other, run, others, tmp_path, capsys):
+    """``checkpoints/`` replaced by another run's: ``evaluate`` and ``--resume`` once used the foreign weights."""
+    src, config = run
+    folder = copy(src, tmp_path / "r")
+    shutil.rmtree(folder / checkpoint.STATE)
+    shutil.copytree(others / other / checkpoint.STATE, folder / checkpoint.STATE)
+    before = snapshot(folder)
+    code, out, err = evaluate(folder, tmp_path / "e.json", capsys)
+    assert_refused(code, out, err, "checkpoint")
+    assert "a step copied from another run" in err and not (tmp_path / "e.json").exists()
+    code, out, err = cli(["train", "--config", config, "--out", folder, "--resume", "--no-progress"], capsys)
+    assert_refused(code, out, err, "checkpoint")
+    assert snapshot(folder) == before
+
+
+def test_each_seal_names_its_run(run):
+    src, _ = run
+    identity = checkpoint.run_identity(src)
+    saved = json.loads((src / checkpoint.CONFIG).read_text())
+    assert identity["run_id"] == saved["run_id"] and len(saved["run_id"]) == 16
+    for step in (src / checkpoint.STATE).iterdir():
+        assert json.loads((step / checkpoint.SEAL).read_text())["run"] == identity
+    assert "run_id" not in checkpoint.load_config_dict(src)  # not part of the config a resume compares
+
+
+def test_seals_from_before_run_ids_load_only_in_folders_from_before(run, tmp_path):
+    """The committed figures/runs have seals without the run's identity (and configs without a run id):
+    they load; such a seal in a newer run's folder is refused."""
+    from rmft_jax.training import load_run
+
+    src, _ = run
+    folder = copy(src, tmp_path / "r")
+    for seal in (folder / checkpoint.STATE).glob(f"*/{checkpoint.SEAL}"):
+        data = json.loads(seal.read_text())
+        del data["run"]
+        seal.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=r"^checkpoint: .* must be a step of the run in .*its seal names no run"):
+        load_run(folder)
+    saved = json.loads((folder / checkpoint.CONFIG).read_text())
+    del saved["run_id"]
+    (folder / checkpoint.CONFIG).write_text(json.dumps(saved))
+    assert int(load_run(folder)[1].iteration) == 2
+
+
+def test_evaluate_records_the_step_and_run_and_says_when_it_skips_an_unsealed_step(run, tmp_path, capsys):
+    """With the newest step's seal gone, ``evaluate`` once read the step before without a word, and no result
+    said which step it read. Now: the newest sealed step, a note on stderr, the step and run id in the result;
+    a step Orbax is still writing (its temporary folder) is never read."""
+    src, _ = run
+    folder = copy(src, tmp_path / "r")
+    run_id = json.loads((folder / checkpoint.CONFIG).read_text())["run_id"]
+    (folder / checkpoint.STATE / "3.orbax-checkpoint-tmp" / "state").mkdir(parents=True)  # being written
+    code, _, err = evaluate(folder, tmp_path / "a.json", capsys)
+    assert code == 0 and err == ""
+    config = json.loads((tmp_path / "a.json").read_text())["config"]
+    assert (config["checkpoint_step"], config["run_id"]) == (2, run_id)
+    (folder / checkpoint.STATE / "2" / checkpoint.SEAL).unlink()  # sealed later, or cut short
+    code, _, err = evaluate(folder, tmp_path / "b.json", capsys)
+    assert code == 0 and err.startswith("rmft: note: checkpoint: step 2 of ") and "evaluated step 1" in err
+    config = json.loads((tmp_path / "b.json").read_text())["config"]
+    assert (config["checkpoint_step"], config["run_id"]) == (1, run_id)
