@@ -43,7 +43,9 @@ weights are replicated anyway). The state is stored as its flattened leaves
 and shardings.
 
 Saves are synchronous: :meth:`Saver.save` returns when the step is committed and
-sealed. Orbax can save asynchronously (its ``save`` returned in ~25 ms instead of
+sealed, and Ctrl-C during a save takes effect once it is sealed (:func:`rmft_jax._signals.deferred`),
+so an interrupt leaves no temporary step folder and no unsealed step (a kill still can:
+they are removed on the next start). Orbax can save asynchronously (its ``save`` returned in ~25 ms instead of
 ~200-300 ms for the Figure 2 state here), and that would be safe for exact resume,
 since ``--resume`` trusts the newest sealed step and re-runs the iterations after it
 whatever ``metrics.jsonl`` says; but the seal can only be written once the commit is
@@ -303,20 +305,21 @@ class Saver:
         if self._manager is None:
             self._manager = _manager(self.run_dir, self.keep)
         step = int(state.iteration)
-        saved = self._manager.save(step, args=ocp.args.Composite(**{
-            _ARRAYS: ocp.args.StandardSave({str(i): x for i, x in enumerate(leaves)}),
-            _RECORD: ocp.args.JsonSave(record),
-        }))
-        if not saved:  # Orbax saves only steps after its latest one
-            raise ValueError(f"checkpoint: {self.run_dir / STATE} already holds a step >= {step}; "
-                             "resume the run instead of writing over it")
-        self._manager.wait_until_finished()
-        if jax.process_index() == 0:  # one process seals what all of them wrote (a shared file system)
-            if self._identity is None:
-                self._identity = run_identity(self.run_dir)
-            step_dir = self.run_dir / STATE / str(step)
-            seal = {"format": FORMAT, "step": step, "run": self._identity, "files": _file_digests(step_dir)}
-            atomic_write_bytes(step_dir / SEAL, (json.dumps(seal, indent=1) + "\n").encode())
+        with _signals.deferred():  # Ctrl-C waits for the commit and the seal: no temporary or unsealed step is left
+            saved = self._manager.save(step, args=ocp.args.Composite(**{
+                _ARRAYS: ocp.args.StandardSave({str(i): x for i, x in enumerate(leaves)}),
+                _RECORD: ocp.args.JsonSave(record),
+            }))
+            if not saved:  # Orbax saves only steps after its latest one
+                raise ValueError(f"checkpoint: {self.run_dir / STATE} must hold no step >= {step} (one is there and "
+                                 "could not be removed); move it away, then --resume")
+            self._manager.wait_until_finished()
+            if jax.process_index() == 0:  # one process seals what all of them wrote (a shared file system)
+                if self._identity is None:
+                    self._identity = run_identity(self.run_dir)
+                step_dir = self.run_dir / STATE / str(step)
+                seal = {"format": FORMAT, "step": step, "run": self._identity, "files": _file_digests(step_dir)}
+                atomic_write_bytes(step_dir / SEAL, (json.dumps(seal, indent=1) + "\n").encode())
 
     def close(self) -> None:
         """Release the manager, once its background deletion of old steps is done (every save has

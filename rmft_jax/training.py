@@ -42,7 +42,7 @@ from rmft_jax.models.policy import (
     online_raw_outputs,
 )
 from rmft_jax.models.transformer import init_model
-from rmft_jax.results import check_directory, to_jsonable
+from rmft_jax.results import check_directory, probe_directory, to_jsonable
 from rmft_jax.rmft import Learner, TrainState, init_state
 from rmft_jax.types import BANDIT, Array, Environment
 
@@ -278,6 +278,8 @@ def _check_run_dir(run_dir: Path, resume: bool) -> None:
     field = "resume" if resume else "out"
     if run_dir.exists() and not run_dir.is_dir():
         checks.fail("out", "a directory for the run (this is a file)", str(run_dir))
+    if resume and not run_dir.exists():
+        checks.fail("resume", "given for an existing run directory", f"{run_dir} does not exist")
     has_run = (run_dir / checkpoint.CONFIG).exists()
     if resume and not has_run:
         checks.fail("resume", f"given for a run directory holding {checkpoint.CONFIG}", str(run_dir))
@@ -295,6 +297,8 @@ def _check_run_dir(run_dir: Path, resume: bool) -> None:
                     str(run_dir),
                 )
     check_directory(run_dir, field)
+    if resume and (run_dir / checkpoint.STATE).is_dir():  # where the next checkpoints go and old ones are deleted
+        probe_directory(run_dir / checkpoint.STATE, field, str(run_dir / checkpoint.STATE))
 
 
 def memory_estimate(cfg: TrainConfig) -> tuple[int, str, str]:

@@ -234,3 +234,98 @@ def test_evaluate_records_the_step_and_run_and_says_when_it_skips_an_unsealed_st
     assert code == 0 and err.startswith("rmft: note: checkpoint: step 2 of ") and "evaluated step 1" in err
     config = json.loads((tmp_path / "b.json").read_text())["config"]
     assert (config["checkpoint_step"], config["run_id"]) == (1, run_id)
+
+
+# ----- point 6: the small ones -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, what", [
+    ("[" * 5000 + "]" * 5000, "nested at most 32 deep"),  # once a RecursionError traceback
+    ('{"env": {"arms": 3, "horizon": 5, "arms": 4}}', "each key once"),  # once the last "arms" silently won
+    ('{"seed": 0, "seed": 1}', "each key once"),
+    ('{"env": {"means": ' + "[" * 40 + "0.5" + "]" * 40 + "}}", "nested at most 32 deep"),
+])
+def test_deep_and_duplicate_key_configs_are_one_line(text, what, tmp_path, capsys):
+    (tmp_path / "c.json").write_text(text)
+    code, out, err = cli(["train", "--config", tmp_path / "c.json", "--out", tmp_path / "run"], capsys)
+    assert_refused(code, out, err, "config")
+    assert what in err and not (tmp_path / "run").exists()
+
+
+def test_deep_set_values_and_oversized_configs_are_one_line(tmp_path, capsys):
+    from rmft_jax import config
+
+    deep = "[" * 5000 + "]" * 5000
+    code, out, err = cli(["train", "--out", tmp_path / "run", "--set", f"env.means={deep}"], capsys)
+    assert_refused(code, out, err, "set")
+    with open(tmp_path / "big.json", "w") as f:
+        f.truncate(config.MAX_JSON_BYTES + 1)  # sparse: no disk used
+    code, out, err = cli(["train", "--config", tmp_path / "big.json", "--out", tmp_path / "run"], capsys)
+    assert_refused(code, out, err, "config")
+    assert "at most 16777216 bytes" in err and not (tmp_path / "run").exists()
+
+
+def test_resuming_a_folder_that_does_not_exist_says_so(tmp_path, capsys):
+    code, out, err = cli(["train", "--out", tmp_path / "nowhere", "--resume"], capsys)
+    assert_refused(code, out, err, "resume")
+    assert "does not exist" in err and not (tmp_path / "nowhere").exists()
+
+
+def test_a_read_only_checkpoints_folder_is_named_before_any_work(run, tmp_path, capsys, monkeypatch):
+    """A read-only ``checkpoints/`` with an unsealed newest step once re-ran an iteration, then refused with
+    "resume the run instead". It is probed first now (as root a chmod stops nothing, so the probe fails as on a
+    read-only mount)."""
+    import tempfile
+
+    from rmft_jax import results
+
+    src, config = run
+    folder = copy(src, tmp_path / "r")
+    (folder / checkpoint.STATE / "2" / checkpoint.SEAL).unlink()  # unsealed: resume would re-run iteration 2
+    steps = folder / checkpoint.STATE
+    real_mkstemp = tempfile.mkstemp
+
+    def mkstemp(*args, dir=None, **kwargs):
+        if dir is not None and Path(dir).resolve() == steps.resolve():
+            raise PermissionError(13, "Permission denied", str(dir))
+        return real_mkstemp(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(results.tempfile, "mkstemp", mkstemp)
+    before = snapshot(folder)
+    code, out, err = cli(["train", "--config", config, "--out", folder, "--resume", "--no-progress"], capsys)
+    assert_refused(code, out, err, "resume")
+    assert str(steps) in err and "Permission denied" in err
+    assert snapshot(folder) == before
+
+
+SAVE_INTERRUPTED = """
+import os, signal, sys
+from rmft_jax import _signals, checkpoint
+from rmft_jax.config import TrainConfig
+from rmft_jax.rmft import init_state
+from rmft_jax.training import build_learner
+
+_signals.install()
+cfg = TrainConfig.from_dict({"env": {"name": "mab", "arms": 3, "horizon": 5}, "model": {"layers": 1, "heads": 1, "width": 8}})
+state = init_state(cfg.environment, cfg.rmft, build_learner(cfg))._replace(iteration=1)
+digests = checkpoint._file_digests
+def interrupted(step_dir):  # Ctrl-C between Orbax's commit and the seal
+    os.kill(os.getpid(), signal.SIGINT)
+    return digests(step_dir)
+checkpoint._file_digests = interrupted
+checkpoint.save_state(sys.argv[1], state)
+print("not interrupted")
+"""
+
+
+def test_ctrl_c_during_a_save_waits_for_the_seal(tmp_path):
+    """Ctrl-C in the middle of a save once left an unsealed step or ``N.orbax-checkpoint-tmp/``: now the save
+    completes and is sealed, then the program exits 130."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[1]),
+                                                       os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run([sys.executable, "-c", SAVE_INTERRUPTED, str(tmp_path / "r")], capture_output=True,
+                          text=True, env=env, timeout=300)
+    assert proc.returncode == 130, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines()[-1] == "rmft: interrupted" and "not interrupted" not in proc.stdout
+    assert sorted(p.name for p in (tmp_path / "r" / checkpoint.STATE).iterdir()) == ["1"]
+    assert (tmp_path / "r" / checkpoint.STATE / "1" / checkpoint.SEAL).is_file()
