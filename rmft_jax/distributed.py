@@ -44,6 +44,8 @@ COORDINATOR_VAR = "JAX_COORDINATOR_ADDRESS"
 BIND_VAR = "JAX_COORDINATOR_BIND_ADDRESS"
 NUM_PROCESSES_VAR = "RMFT_NUM_PROCESSES"
 PROCESS_ID_VAR = "RMFT_PROCESS_ID"
+TIMEOUT_VAR = "RMFT_CONNECT_TIMEOUT"  # seconds to wait for the coordinator and the other processes
+TIMEOUT_S = 60  # the default of TIMEOUT_VAR (JAX's own is 300)
 # On CPU, collectives across processes need an implementation; gloo (TCP) ships with jaxlib.
 CPU_COLLECTIVES = "gloo"
 
@@ -58,8 +60,34 @@ def _env_int(name: str) -> int | None:
         raise ValueError(f"{name}: must be an integer (got {value!r})") from None
 
 
+def coordinator(address: str, field: str = "coordinator_address") -> tuple[str, int]:
+    """``(host, port)`` of a ``host:port`` address (``[v6]:port`` for IPv6), or a one-line ``ValueError``
+    naming ``field`` (JAX would crash on some malformed addresses: an ``IndexError``, a segfault)."""
+    host, sep, port = address.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    ok = sep and host and port.isascii() and port.isdigit() and 1 <= int(port) <= 65535
+    if not ok or any(c.isspace() or c in "/[]@" for c in host) or ":" in host and not address.startswith("["):
+        checks.fail(field, "host:port with a port in 1..65535 (IPv6: [host]:port)", address)
+    return host, int(port)
+
+
+def _wait_for(host: str, port: int, timeout_s: float, address: str) -> None:
+    """Return once ``host:port`` accepts a TCP connection; a one-line ``ValueError`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=max(0.1, min(2.0, deadline - time.monotonic()))):
+                return
+        except OSError:
+            if time.monotonic() >= deadline:
+                raise ValueError(f"distributed: the coordinator {address} did not answer within {timeout_s:g} s "
+                                 f"(is process 0 running there? ${TIMEOUT_VAR} sets the wait)") from None
+            time.sleep(0.2)
+
+
 def initialize(coordinator_address: str | None = None, num_processes: int | None = None,
-               process_id: int | None = None, timeout_s: int = 300) -> None:
+               process_id: int | None = None, timeout_s: float | None = None) -> None:
     """Join a multi-process job (``jax.distributed.initialize``); call before any other JAX call.
 
     Args:
@@ -68,25 +96,54 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
       num_processes: processes in the job (default: ``$RMFT_NUM_PROCESSES``, else the cluster's).
       process_id: this process's index ``0 .. num_processes - 1`` (default: ``$RMFT_PROCESS_ID``,
         else the cluster's).
-      timeout_s: how long to wait for the other processes to connect.
+      timeout_s: how long to wait for the coordinator and the other processes (default:
+        ``$RMFT_CONNECT_TIMEOUT``, else :data:`TIMEOUT_S` = 60 s).
 
-    Raises a one-line ``ValueError`` for an inconsistent setting, and when JAX has already started
-    its backend in this process (too late to join).
+    Every setting is checked before JAX sees it: a malformed address, port or process id is a
+    one-line ``ValueError``. A process other than 0 whose coordinator does not accept connections
+    within ``timeout_s`` gets a one-line ``ValueError`` too (it waits for the port itself, before
+    JAX would). Process 0, if the others never connect, is stopped by JAX after ``timeout_s``
+    (with JAX's own message). Also refused: joining when JAX has already started its backend in
+    this process (too late to join).
     """
     num_processes = _env_int(NUM_PROCESSES_VAR) if num_processes is None else num_processes
     process_id = _env_int(PROCESS_ID_VAR) if process_id is None else process_id
+    if timeout_s is None:
+        value = os.environ.get(TIMEOUT_VAR)
+        try:
+            timeout_s = TIMEOUT_S if value in (None, "") else float(value)
+        except ValueError:
+            checks.fail(TIMEOUT_VAR, "a number of seconds", value)
+        timeout_s = checks.real(TIMEOUT_VAR, timeout_s, low=1.0)
+    else:
+        timeout_s = checks.real("timeout_s", timeout_s, low=1.0)
     if num_processes is not None:
         num_processes = checks.integer("num_processes", num_processes, 1)
     if process_id is not None:
         process_id = checks.integer("process_id", process_id, 0)
         if num_processes is not None and process_id >= num_processes:
             checks.fail("process_id", f"< num_processes = {num_processes}", process_id)
+    if coordinator_address is None and os.environ.get(COORDINATOR_VAR):
+        host, port = coordinator(os.environ[COORDINATOR_VAR], COORDINATOR_VAR)
+        where = os.environ[COORDINATOR_VAR]
+    elif coordinator_address is not None:
+        if not isinstance(coordinator_address, str):
+            checks.fail("coordinator_address", "a host:port string", coordinator_address)
+        host, port = coordinator(coordinator_address)
+        where = coordinator_address
+    else:
+        where = None  # the cluster's (SLURM, Open MPI, ...)
+    if os.environ.get(BIND_VAR):
+        coordinator(os.environ[BIND_VAR], BIND_VAR)
     if jax.distributed.is_initialized():
         raise ValueError("distributed: this process has already joined a multi-process job")
+    if where is not None and process_id not in (None, 0):
+        _wait_for(host, port, timeout_s, where)
     # Before the backend starts: the CPU client picks its collectives when it is created.
     jax.config.update("jax_cpu_collectives_implementation", CPU_COLLECTIVES)
     try:
-        jax.distributed.initialize(coordinator_address, num_processes, process_id, initialization_timeout=timeout_s)
+        jax.distributed.initialize(coordinator_address, num_processes, process_id,
+                                   initialization_timeout=max(1, round(timeout_s)))
     except (RuntimeError, ValueError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise ValueError(f"distributed: cannot join the multi-process job ({msg})") from None
@@ -221,6 +278,6 @@ def module_command(*args: str) -> list[str]:
 
 
 __all__ = [
-    "COORDINATOR_VAR", "NUM_PROCESSES_VAR", "PROCESS_ID_VAR", "initialize", "process_index", "process_count",
+    "COORDINATOR_VAR", "NUM_PROCESSES_VAR", "PROCESS_ID_VAR", "TIMEOUT_VAR", "coordinator", "initialize", "process_index", "process_count",
     "is_primary", "barrier", "to_host", "free_port", "launch_local", "module_command",
 ]

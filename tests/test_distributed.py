@@ -130,3 +130,50 @@ def test_joining_without_a_job_is_a_one_line_error(tmp_path, capsys, monkeypatch
     assert not (tmp_path / "run").exists()
     with pytest.raises(ValueError, match="^process_id: must be < num_processes = 2"):
         distributed.initialize("127.0.0.1:1", 2, 2)
+
+
+# ----- issue 20, point 5: distributed start-up --------------------------------------------------
+
+
+@pytest.mark.parametrize("address", ["garbage", "127.0.0.1:http", "127.0.0.1:", ":1234", "127.0.0.1:0",
+                                     "127.0.0.1:70000", "::1:1234", "a b:1234", "127.0.0.1:１２"])
+def test_a_malformed_coordinator_address_is_one_line_before_jax(address, tmp_path, capsys, monkeypatch):
+    """A garbage address once gave an IndexError traceback, a port that is not a number a SIGSEGV."""
+    monkeypatch.setenv(distributed.COORDINATOR_VAR, address)
+    monkeypatch.setenv(distributed.NUM_PROCESSES_VAR, "2")
+    monkeypatch.setenv(distributed.PROCESS_ID_VAR, "1")
+    monkeypatch.setattr(jax.distributed, "initialize", lambda *a, **k: pytest.fail("JAX saw the address"))
+    assert main(["train", "--out", str(tmp_path / "run"), "--distributed"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"rmft: error: {distributed.COORDINATOR_VAR}: must be host:port") and err.count("\n") == 1
+    assert not (tmp_path / "run").exists()
+    assert distributed.coordinator("[::1]:1234") == ("::1", 1234)
+
+
+@pytest.mark.parametrize("variable, value", [(distributed.PROCESS_ID_VAR, "x"), (distributed.PROCESS_ID_VAR, "-1"),
+                                             (distributed.NUM_PROCESSES_VAR, "0"), (distributed.TIMEOUT_VAR, "soon"),
+                                             (distributed.TIMEOUT_VAR, "0")])
+def test_malformed_process_settings_are_one_line(variable, value, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv(distributed.COORDINATOR_VAR, "127.0.0.1:1234")
+    monkeypatch.setenv(distributed.NUM_PROCESSES_VAR, "2")
+    monkeypatch.setenv(distributed.PROCESS_ID_VAR, "1")
+    monkeypatch.setenv(variable, value)
+    monkeypatch.setattr(jax.distributed, "initialize", lambda *a, **k: pytest.fail("JAX saw the settings"))
+    assert main(["train", "--out", str(tmp_path / "run"), "--distributed"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rmft: error: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_a_coordinator_that_does_not_answer_is_one_line_within_the_timeout(tmp_path, capsys, monkeypatch):
+    """Once: 300 s of waiting, then an abort (exit 134) with a native stack trace."""
+    monkeypatch.setenv(distributed.COORDINATOR_VAR, f"127.0.0.1:{distributed.free_port()}")  # nobody listens
+    monkeypatch.setenv(distributed.NUM_PROCESSES_VAR, "2")
+    monkeypatch.setenv(distributed.PROCESS_ID_VAR, "1")
+    monkeypatch.setenv(distributed.TIMEOUT_VAR, "2")
+    monkeypatch.setattr(jax.distributed, "initialize", lambda *a, **k: pytest.fail("JAX was left to wait"))
+    t0 = time.monotonic()
+    assert main(["train", "--out", str(tmp_path / "run"), "--distributed"]) == 2
+    assert time.monotonic() - t0 < 10
+    err = capsys.readouterr().err
+    assert err.startswith("rmft: error: distributed: the coordinator 127.0.0.1:") and "within 2 s" in err
+    assert err.count("\n") == 1 and not (tmp_path / "run").exists()
