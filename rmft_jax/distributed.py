@@ -19,8 +19,10 @@ JAX's cluster detection (SLURM: ``SLURM_NTASKS``, ``SLURM_PROCID``,
 (the job's first node) and the process's local devices itself.
 
 :func:`launch_local` starts ``N`` local processes of one ``rmft`` command with a free
-port on ``127.0.0.1`` (``rmft train --processes N``), waits for all of them, and
-returns the first non-zero exit code, stopping the others when one fails.
+port on ``127.0.0.1`` (``rmft train --processes N``, which checks its flags and the run
+folder before it starts any, :func:`rmft_jax.training.check_before_start`), waits for all
+of them, and returns the first non-zero exit code, stopping the others when one fails;
+a refusal in the processes is one line for the job, and Ctrl-C interrupts them all.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -39,6 +42,7 @@ import numpy as np
 from jax.experimental import multihost_utils
 
 from rmft_jax import _signals, checks
+from rmft_jax.cli import ERROR_FILE_VAR
 
 COORDINATOR_VAR = "JAX_COORDINATOR_ADDRESS"
 BIND_VAR = "JAX_COORDINATOR_BIND_ADDRESS"
@@ -211,8 +215,14 @@ def launch_local(command: Sequence[str], processes: int, env: dict[str, str] | N
     listens: ``$JAX_COORDINATOR_BIND_ADDRESS``),
     ``$RMFT_NUM_PROCESSES`` and its ``$RMFT_PROCESS_ID``. The launcher waits for all;
     when one exits with a non-zero code the others are terminated (``SIGTERM``, then
-    ``SIGKILL`` after ``grace_s``) and that code is returned (0 when all succeed). Ctrl-C or
-    ``SIGTERM`` to the launcher stops them all and returns 130. ``stdout``: where the processes'
+    ``SIGKILL`` after ``grace_s``) and that code is returned (0 when all succeed). An ``rmft``
+    command that refuses its input writes its one-line error to ``$RMFT_ERROR_FILE`` (one file
+    per process) instead of stderr; the first process's such error (by process id) is raised
+    here as a one-line ``ValueError``, so a job prints one line, not one per process. Ctrl-C or
+    ``SIGTERM`` to the launcher sends ``SIGINT`` to every process (an ``rmft`` process finishes
+    a checkpoint save first, then exits; only process 0 says "interrupted", see
+    :data:`rmft_jax._signals.QUIET_VAR`), ``SIGKILL`` after ``grace_s``, and returns 130.
+    ``stdout``: where the processes'
     standard output goes (``subprocess.Popen``'s argument: ``None`` inherits the launcher's; a
     measurement that prints its own table sends theirs, gloo's connection lines included, to
     file descriptor 2).
@@ -226,24 +236,44 @@ def launch_local(command: Sequence[str], processes: int, env: dict[str, str] | N
     procs = []
     previous = _interrupt_on_signals()
     try:
-        for i in range(processes):
-            procs.append(subprocess.Popen(list(command), env={**base, PROCESS_ID_VAR: str(i)}, stdout=stdout))
-        while True:
-            codes = [p.poll() for p in procs]
-            failed = [c for c in codes if c not in (None, 0)]
-            if failed:
-                _stop(procs, grace_s)
-                return failed[0] if failed[0] > 0 else 128 - failed[0]  # killed by signal s: 128 + s
-            if all(c == 0 for c in codes):
-                return 0
-            time.sleep(poll_s)
+        with tempfile.TemporaryDirectory(prefix="rmft-launch-") as errors:
+            for i in range(processes):
+                child = {**base, PROCESS_ID_VAR: str(i), ERROR_FILE_VAR: os.path.join(errors, str(i))}
+                if i:
+                    child[_signals.QUIET_VAR] = "1"
+                procs.append(subprocess.Popen(list(command), env=child, stdout=stdout))
+            while True:
+                codes = [p.poll() for p in procs]
+                failed = [c for c in codes if c not in (None, 0)]
+                if failed:
+                    _stop(procs, grace_s)
+                    refusal = _first_error(errors, processes)
+                    if refusal:
+                        raise ValueError(refusal)
+                    return failed[0] if failed[0] > 0 else 128 - failed[0]  # killed by signal s: 128 + s
+                if all(c == 0 for c in codes):
+                    return 0
+                time.sleep(poll_s)
     except KeyboardInterrupt:
-        _stop(procs, grace_s)
+        _stop(procs, grace_s, signal.SIGINT)
         return _signals.EXIT_CODE
     finally:
         _stop(procs, grace_s)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _first_error(folder: str, processes: int) -> str | None:
+    """The one-line error the process of lowest id wrote into ``folder`` (``None``: none did)."""
+    for i in range(processes):
+        try:
+            with open(os.path.join(folder, str(i))) as f:
+                line = f.read().strip()
+        except OSError:
+            continue
+        if line:
+            return line.splitlines()[0]
+    return None
 
 
 def _interrupt_on_signals() -> dict:
@@ -259,10 +289,11 @@ def _interrupt_on_signals() -> dict:
     return {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
 
 
-def _stop(procs, grace_s: float) -> None:
+def _stop(procs, grace_s: float, signum: int = signal.SIGTERM) -> None:
+    """Send ``signum`` to the processes still running, ``SIGKILL`` to those left after ``grace_s``."""
     live = [p for p in procs if p.poll() is None]
     for p in live:
-        p.send_signal(signal.SIGTERM)
+        p.send_signal(signum)
     deadline = time.monotonic() + grace_s
     for p in live:
         try:

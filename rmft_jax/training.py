@@ -184,18 +184,13 @@ def train(
         saver = checkpoint.Saver(run_dir, keep_checkpoints)  # checks keep_checkpoints; writes nothing yet
     with claim_run_dir(run_dir, resume, primary):
         if run_dir is not None and resume:
-            saved = checkpoint.load_config_dict(run_dir)
-            generator.check_matches(saved_generator(saved), f"the run in {run_dir}")
+            check_resume(cfg, run_dir)
         generator.check_matches(cfg.rng, "the config")
         learner = build_learner(cfg) if learner is None else learner
         state = init_state(env, cfg.rmft, learner)
         rows: list[dict] = []
         if run_dir is not None:
             if resume:
-                given = _jsonish(cfg.to_dict())
-                if saved != given:
-                    diff = _first_difference(saved, given)
-                    raise ValueError(f"config: differs from the checkpoint's config ({diff}); resume with the same config")
                 if checkpoint.has_state(run_dir):  # else it stopped before its first checkpoint
                     state = checkpoint.load_state(run_dir, state)
                 done = int(state.iteration)
@@ -241,6 +236,30 @@ def train(
             if run_dir is not None:
                 saver.close()  # joins Orbax's background deletion of old steps
         return state, learner, rows
+
+
+def check_resume(cfg: TrainConfig, run_dir: Path) -> None:
+    """Refuse to resume the run in ``run_dir`` with ``cfg`` unless its saved config is ``cfg`` and its
+    generator the active one (one-line ``ValueError``)."""
+    saved = checkpoint.load_config_dict(run_dir)
+    generator.check_matches(saved_generator(saved), f"the run in {run_dir}")
+    given = _jsonish(cfg.to_dict())
+    if saved != given:
+        diff = _first_difference(saved, given)
+        raise ValueError(f"config: differs from the checkpoint's config ({diff}); resume with the same config")
+
+
+def check_before_start(cfg: TrainConfig, run_dir: str | Path, resume: bool) -> None:
+    """The checks of :func:`train` that need no JAX backend, for a launcher to make once before it starts
+    any process (``rmft train --processes N``): memory, the run folder (not being written by another
+    command, usable for a new run or for ``resume``, writable) and, for ``resume``, the saved config.
+    Writes nothing. (``devices`` needs the processes' devices: each process checks it, first thing.)"""
+    check_memory(cfg)
+    run_dir = Path(run_dir)
+    checkpoint.check_unlocked(run_dir)
+    _check_run_dir(run_dir, resume)
+    if resume:
+        check_resume(cfg, run_dir)
 
 
 @contextlib.contextmanager

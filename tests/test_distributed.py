@@ -17,11 +17,14 @@ The run directory of the two-process job must hold the same entries as the singl
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -177,3 +180,74 @@ def test_a_coordinator_that_does_not_answer_is_one_line_within_the_timeout(tmp_p
     err = capsys.readouterr().err
     assert err.startswith("rmft: error: distributed: the coordinator 127.0.0.1:") and "within 2 s" in err
     assert err.count("\n") == 1 and not (tmp_path / "run").exists()
+
+
+# ----- issue 20, point 4: the launcher as one command --------------------------------------------
+
+
+@pytest.mark.parametrize("case", ["others", "missing", "locked", "devices", "memory"])
+def test_the_launcher_checks_flags_and_the_run_folder_before_starting_any_process(case, tmp_path, capsys, monkeypatch):
+    """Once, both processes started and each printed its own refusal (``--devices 0``, a folder holding other
+    files, ...). Now the launcher refuses in one line and starts nothing."""
+    monkeypatch.setattr(distributed, "launch_local", lambda *a, **k: pytest.fail("a process was started"))
+    (tmp_path / "c.json").write_text(json.dumps(CONFIG))
+    out = tmp_path / "run"
+    argv = ["train", "--config", str(tmp_path / "c.json"), "--out", str(out), "--processes", "2", "--no-progress"]
+    field = {"others": "out", "missing": "resume", "locked": "out", "devices": "devices", "memory": "config.rmft.tasks"}
+    if case == "others":
+        out.mkdir()
+        (out / "notes.txt").write_text("somebody's")
+    elif case == "missing":
+        argv.append("--resume")
+    elif case == "devices":
+        argv += ["--devices", "0"]
+    elif case == "memory":
+        argv += ["--tasks", "100000000"]
+    if case == "locked":  # another command is writing the run
+        out = tmp_path / "locked-run"
+        argv[argv.index(str(tmp_path / "run"))] = str(out)
+    with checkpoint.run_lock(out) if case == "locked" else contextlib.nullcontext():
+        assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"rmft: error: {field[case]}: ") and err.count("\n") == 1, err
+    assert not out.exists() or case in ("others", "locked")
+
+
+def test_a_refusal_in_the_processes_is_one_line(capfd):
+    """Each process's refusal went to stderr on its own (once run together on one line); now the launcher
+    raises the first process's, and the processes print none."""
+    with pytest.raises(ValueError, match=r"^runs: must be an integer >= 1 \(got 0\)$"):
+        distributed.launch_local(distributed.module_command("evaluate", "--runs", "0", "--quiet"), 2)
+    assert "rmft: error" not in capfd.readouterr().err
+
+
+LAUNCHER = "import sys; from rmft_jax import distributed; sys.exit(distributed.launch_local(sys.argv[1:], 2, grace_s=20))"
+CHILD = """
+import os, signal, sys, time
+folder, me = sys.argv[1], os.environ["RMFT_PROCESS_ID"]
+def interrupted(signum, frame):
+    with open(os.path.join(folder, me), "w") as f:
+        f.write(os.environ.get("RMFT_QUIET_INTERRUPT", "0"))
+    os._exit(130)
+signal.signal(signal.SIGINT, interrupted)
+open(os.path.join(folder, "ready-" + me), "w").close()
+time.sleep(60)
+"""
+
+
+def test_stopping_the_launcher_interrupts_every_process(tmp_path):
+    """SIGTERM (or Ctrl-C) to the launcher: every process gets SIGINT, so an ``rmft`` process finishes its
+    checkpoint save before it exits (SIGTERM killed them wherever they were), and only process 0 says so."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[1]),
+                                                       os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen([sys.executable, "-c", LAUNCHER, sys.executable, "-c", CHILD, str(tmp_path)], env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(tmp_path.glob("ready-*"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert (tmp_path / "0").read_text() == "0" and (tmp_path / "1").read_text() == "1"
