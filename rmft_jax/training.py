@@ -187,7 +187,10 @@ def train(
             check_resume(cfg, run_dir)
         generator.check_matches(cfg.rng, "the config")
         learner = build_learner(cfg) if learner is None else learner
-        state = init_state(env, cfg.rmft, learner)
+        # Laid out for the iterations first, so that a checkpoint is restored straight into that layout: each
+        # process reads its own shards (moving a restored local array onto a mesh that spans processes would
+        # be a cross-host transfer, which the CPU backend does not do).
+        state = sharding.place_state(init_state(env, cfg.rmft, learner), devices)
         rows: list[dict] = []
         if run_dir is not None:
             if resume:
@@ -213,7 +216,6 @@ def train(
                 checkpoint.write_metrics(run_dir, [])
 
         step = sharding.make_iteration(env, cfg.rmft, learner, devices)
-        state = sharding.place_state(state, devices)
         key = iteration_key(cfg)
         start = int(state.iteration)
         end = cfg.rmft.iterations if stop_after is None else min(cfg.rmft.iterations, start + stop_after)

@@ -59,7 +59,7 @@ def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("distributed")
     config = root / "config.json"
     config.write_text(json.dumps(CONFIG))
-    common = ["train", "--config", str(config), "--no-progress"]
+    common = ["train", "--config", str(config), "--no-progress", "--checkpoint-every", "1"]
     single = subprocess.Popen(
         distributed.module_command(*common, "--out", str(root / "single")), env=_env(2),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -251,3 +251,33 @@ def test_stopping_the_launcher_interrupts_every_process(tmp_path):
         if proc.poll() is None:
             proc.kill()
     assert (tmp_path / "0").read_text() == "0" and (tmp_path / "1").read_text() == "1"
+
+
+# ----- issue 20, point 3: a multi-process run resumes as a multi-process run ---------------------
+
+
+def test_a_two_process_run_resumes_in_two_processes_bit_identical(runs, tmp_path):
+    """Once: exit 2 with JAX's "does not support cross-host device transfers", twice, placeholders unfilled.
+    The job interrupted after iteration 1 (its step 2 and metrics line 2 gone, as after a kill) resumes with
+    ``--processes 2`` to exactly the uninterrupted job's state and metrics."""
+    import shutil
+
+    root, _ = runs
+    run = tmp_path / "job"
+    shutil.copytree(root / "job", run)
+    shutil.rmtree(run / checkpoint.STATE / "2")
+    lines = (run / checkpoint.METRICS).read_text().splitlines(keepends=True)
+    (run / checkpoint.METRICS).write_text(lines[0])
+    argv = ["train", "--config", str(root / "config.json"), "--no-progress", "--checkpoint-every", "1",
+            "--out", str(run), "--processes", "2", "--resume"]
+    proc = subprocess.run(distributed.module_command(*argv), env=_env(1), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    cfg, whole, learner = load_run(root / "job")
+    template = rmft.init_state(cfg.environment, cfg.rmft, learner)
+    resumed = checkpoint.load_state(run, template)
+    assert int(resumed.iteration) == 2
+    for a, b in zip(jax.tree.leaves(resumed), jax.tree.leaves(whole), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    key = ("rollout_regret_mean", "kept_regret_mean", "sft_loss_last")
+    assert [[r[k] for k in key] for r in checkpoint.read_metrics(run)] == \
+        [[r[k] for k in key] for r in checkpoint.read_metrics(root / "job")]
