@@ -349,7 +349,8 @@ def unsealed_steps(run_dir: str | Path) -> list[int]:
     """The committed steps of ours newer than :func:`latest_step` that have no seal: a save in progress
     (between Orbax's commit and the seal) or one cut short there. :func:`load_state` skips them."""
     newest = latest_step(run_dir)
-    return [int(p.name) for p in _step_dirs(Path(run_dir)) if _interrupted(p) and (newest is None or int(p.name) > newest)]
+    return [int(p.name) for p in _step_dirs(Path(run_dir))
+            if _interrupted(p) and (newest is None or int(p.name) > newest)]
 
 
 def has_state(run_dir: str | Path) -> bool:
@@ -379,7 +380,8 @@ def _check_seal(path: Path, identity: dict | None) -> None:
     try:
         seal = json.loads((path / SEAL).read_text())
         files = seal["files"]
-        if seal["format"] != FORMAT or not isinstance(files, dict) or not isinstance(seal.get("run"), (dict, type(None))):
+        run = seal.get("run")
+        if seal["format"] != FORMAT or not isinstance(files, dict) or not isinstance(run, (dict, type(None))):
             raise TypeError
     except (OSError, ValueError, TypeError, KeyError) as e:
         raise ValueError(f"{_corrupt(path)} (its seal {SEAL} cannot be read: {type(e).__name__}); "
@@ -414,7 +416,8 @@ def _load_orbax(run_dir: Path, step: int, template):
     against its seal (the run's identity, every file's SHA-256) and its record (shapes, dtypes, SHA-256)."""
     path = (run_dir / STATE / str(step)).absolute()  # Orbax takes absolute paths only
     leaves, treedef = jax.tree.flatten(template)
-    _check_seal(path, run_identity(run_dir))  # before Orbax reads a byte: damaged files make its restore print tracebacks
+    # Before Orbax reads a byte: damaged files make its restore print tracebacks.
+    _check_seal(path, run_identity(run_dir))
     try:
         with ocp.Checkpointer(ocp.JsonCheckpointHandler()) as reader:
             record = reader.restore(path / _RECORD, args=ocp.args.JsonRestore())
@@ -501,6 +504,11 @@ def load_state(run_dir: str | Path, template, step: int | None = None):
     if step is not None:
         return _load_orbax(run_dir, step, template)
     if (run_dir / MSGPACK).is_file():
+        identity = run_identity(run_dir)
+        if identity is not None and identity[RUN_ID] is not None:  # runs with ids never wrote this file
+            raise ValueError(f"checkpoint: {run_dir / MSGPACK} must be a checkpoint of the run in {str(run_dir)!r} "
+                             f"(it is from before run ids, this run is {_name_run(identity)}: a file copied from "
+                             "another run); restore this run's checkpoints or start a new run")
         return _load_msgpack(run_dir / MSGPACK, template)
     raise ValueError(
         f"checkpoint: must be a run directory containing {STATE}/ (or an older {MSGPACK}) (got {str(run_dir)!r})"

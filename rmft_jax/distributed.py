@@ -309,6 +309,7 @@ def module_command(*args: str) -> list[str]:
 
 
 __all__ = [
-    "COORDINATOR_VAR", "NUM_PROCESSES_VAR", "PROCESS_ID_VAR", "TIMEOUT_VAR", "coordinator", "initialize", "process_index", "process_count",
+    "COORDINATOR_VAR", "NUM_PROCESSES_VAR", "PROCESS_ID_VAR", "TIMEOUT_VAR", "coordinator", "initialize",
+    "process_index", "process_count",
     "is_primary", "barrier", "to_host", "free_port", "launch_local", "module_command",
 ]

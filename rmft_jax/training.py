@@ -291,9 +291,9 @@ def claim_run_dir(run_dir: Path | None, resume: bool, primary: bool = True):
 def _check_run_dir(run_dir: Path, resume: bool) -> None:
     """Refuse a run directory that cannot be used, before anything is built or written.
 
-    A new run needs a directory that does not exist or is empty (apart from
-    our lock and temporary files of our own interrupted writes, :func:`checkpoint.is_bookkeeping`): a folder holding other files is
-    somebody's data and is never emptied. ``resume`` needs a folder holding a run.
+    A new run needs a directory that does not exist or is empty (apart from our lock
+    and temporary files of our own interrupted writes, :func:`checkpoint.is_bookkeeping`):
+    a folder holding other files is somebody's data and is never emptied. ``resume`` needs a folder holding a run.
     Either way it must be writable (probed with a temporary file).
     """
     field = "resume" if resume else "out"

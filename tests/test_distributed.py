@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -260,8 +261,6 @@ def test_a_two_process_run_resumes_in_two_processes_bit_identical(runs, tmp_path
     """Once: exit 2 with JAX's "does not support cross-host device transfers", twice, placeholders unfilled.
     The job interrupted after iteration 1 (its step 2 and metrics line 2 gone, as after a kill) resumes with
     ``--processes 2`` to exactly the uninterrupted job's state and metrics."""
-    import shutil
-
     root, _ = runs
     run = tmp_path / "job"
     shutil.copytree(root / "job", run)

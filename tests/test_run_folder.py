@@ -13,14 +13,16 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from rmft_jax import checkpoint
+from rmft_jax import checkpoint, config, results
+from rmft_jax import generalist as gl
 from rmft_jax.cli import main
 from rmft_jax.config import TrainConfig
-from rmft_jax.training import claim_run_dir, train
+from rmft_jax.training import claim_run_dir, load_run, train
 
 CONFIG = {
     "env": {"name": "mab", "arms": 3, "horizon": 5, "noise": 0.5},
@@ -93,14 +95,14 @@ def copy(run: Path, dst: Path) -> Path:
 def test_a_second_writer_is_refused_naming_the_holder(run, holder, tmp_path, capsys):
     """Two ``rmft train --out R`` at once (and a ``--resume`` while the run trains) once wrote into the
     same metrics.jsonl; now the second is refused in one line, before it writes anything."""
-    src, config = run
+    src, config_file = run
     for argv, folder in [
         (["--out", tmp_path / "new"], tmp_path / "new"),  # a new run being written by another command
         (["--out", tmp_path / "old", "--resume"], copy(src, tmp_path / "old")),  # a run being resumed
     ]:
         proc = holder(folder)
         before = snapshot(folder)
-        code, out, err = cli(["train", "--config", config, "--no-progress", *argv], capsys)
+        code, out, err = cli(["train", "--config", config_file, "--no-progress", *argv], capsys)
         assert_refused(code, out, err, "out")
         assert f"locked by process {proc.pid}" in err
         assert snapshot(folder) == before
@@ -144,8 +146,6 @@ def test_only_the_writing_process_of_a_job_takes_the_lock(tmp_path):
 
 
 def test_a_generalist_run_takes_the_same_lock(tmp_path):
-    from rmft_jax import generalist as gl
-
     cfg = gl.GeneralistConfig(mix=gl.TaskMix(arms=(2,), horizons=(4,), rounds=8))
     folder = tmp_path / "g"
     with checkpoint.run_lock(folder):
@@ -175,7 +175,7 @@ def evaluate(run, out, capsys):
 @pytest.mark.parametrize("other", ["seed1", "again"])
 def test_a_step_copied_from_another_run_is_refused(other, run, others, tmp_path, capsys):
     """``checkpoints/`` replaced by another run's: ``evaluate`` and ``--resume`` once used the foreign weights."""
-    src, config = run
+    src, config_file = run
     folder = copy(src, tmp_path / "r")
     shutil.rmtree(folder / checkpoint.STATE)
     shutil.copytree(others / other / checkpoint.STATE, folder / checkpoint.STATE)
@@ -183,7 +183,7 @@ def test_a_step_copied_from_another_run_is_refused(other, run, others, tmp_path,
     code, out, err = evaluate(folder, tmp_path / "e.json", capsys)
     assert_refused(code, out, err, "checkpoint")
     assert "a step copied from another run" in err and not (tmp_path / "e.json").exists()
-    code, out, err = cli(["train", "--config", config, "--out", folder, "--resume", "--no-progress"], capsys)
+    code, out, err = cli(["train", "--config", config_file, "--out", folder, "--resume", "--no-progress"], capsys)
     assert_refused(code, out, err, "checkpoint")
     assert snapshot(folder) == before
 
@@ -201,8 +201,6 @@ def test_each_seal_names_its_run(run):
 def test_seals_from_before_run_ids_load_only_in_folders_from_before(run, tmp_path):
     """The committed figures/runs have seals without the run's identity (and configs without a run id):
     they load; such a seal in a newer run's folder is refused."""
-    from rmft_jax.training import load_run
-
     src, _ = run
     folder = copy(src, tmp_path / "r")
     for seal in (folder / checkpoint.STATE).glob(f"*/{checkpoint.SEAL}"):
@@ -215,6 +213,17 @@ def test_seals_from_before_run_ids_load_only_in_folders_from_before(run, tmp_pat
     del saved["run_id"]
     (folder / checkpoint.CONFIG).write_text(json.dumps(saved))
     assert int(load_run(folder)[1].iteration) == 2
+
+
+def test_an_old_single_file_checkpoint_in_a_newer_run_is_refused(run, tmp_path):
+    """Runs with ids never write ``checkpoint.msgpack``: one in such a folder was copied from an older run."""
+    src, _ = run
+    folder = copy(src, tmp_path / "r")
+    shutil.rmtree(folder / checkpoint.STATE)
+    shutil.copy(next(Path(__file__).resolve().parents[1].glob(f"figures/runs/*/{checkpoint.MSGPACK}")), folder)
+    with pytest.raises(ValueError, match=r"^checkpoint: .*checkpoint.msgpack must be a checkpoint of the run in .*"
+                                         r"from before run ids"):
+        load_run(folder)
 
 
 def test_evaluate_records_the_step_and_run_and_says_when_it_skips_an_unsealed_step(run, tmp_path, capsys):
@@ -253,8 +262,6 @@ def test_deep_and_duplicate_key_configs_are_one_line(text, what, tmp_path, capsy
 
 
 def test_deep_set_values_and_oversized_configs_are_one_line(tmp_path, capsys):
-    from rmft_jax import config
-
     deep = "[" * 5000 + "]" * 5000
     code, out, err = cli(["train", "--out", tmp_path / "run", "--set", f"env.means={deep}"], capsys)
     assert_refused(code, out, err, "set")
@@ -275,11 +282,7 @@ def test_a_read_only_checkpoints_folder_is_named_before_any_work(run, tmp_path, 
     """A read-only ``checkpoints/`` with an unsealed newest step once re-ran an iteration, then refused with
     "resume the run instead". It is probed first now (as root a chmod stops nothing, so the probe fails as on a
     read-only mount)."""
-    import tempfile
-
-    from rmft_jax import results
-
-    src, config = run
+    src, config_file = run
     folder = copy(src, tmp_path / "r")
     (folder / checkpoint.STATE / "2" / checkpoint.SEAL).unlink()  # unsealed: resume would re-run iteration 2
     steps = folder / checkpoint.STATE
@@ -292,7 +295,7 @@ def test_a_read_only_checkpoints_folder_is_named_before_any_work(run, tmp_path, 
 
     monkeypatch.setattr(results.tempfile, "mkstemp", mkstemp)
     before = snapshot(folder)
-    code, out, err = cli(["train", "--config", config, "--out", folder, "--resume", "--no-progress"], capsys)
+    code, out, err = cli(["train", "--config", config_file, "--out", folder, "--resume", "--no-progress"], capsys)
     assert_refused(code, out, err, "resume")
     assert str(steps) in err and "Permission denied" in err
     assert snapshot(folder) == before
