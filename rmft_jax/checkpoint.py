@@ -137,7 +137,8 @@ def is_bookkeeping(name: str) -> bool:
 @contextlib.contextmanager
 def run_lock(run_dir: str | Path, attempts: int = 10, wait_s: float = 0.05):
     """Hold the writer's lock of ``run_dir`` for the block: an exclusive ``flock`` on ``run_dir/.rmft.lock``,
-    which records this process's id while held (and is emptied, not deleted, on release).
+    which records this process's id while held (and is emptied, not deleted, when the block ends; a
+    command killed or interrupted with ``os._exit`` leaves its id there, which is harmless: see below).
 
     Creates ``run_dir`` (and the lock file) if needed. Refused in one line, naming the holder's process id,
     while another process (or another lock in this one) holds it; a lock that stays taken for
