@@ -28,6 +28,7 @@ import sys
 import threading
 
 EXIT_CODE = 130
+QUIET_VAR = "RMFT_QUIET_INTERRUPT"  # set (by the launcher) in every process of a job but process 0: one line per job
 _depth = 0  # nesting of deferred() sections
 _pending = False
 _installed = False
@@ -37,9 +38,10 @@ def _leave() -> None:
     try:
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
-        # On a terminal, start a fresh line (a progress bar may be half drawn).
-        sys.stderr.write(("\n" if sys.stderr.isatty() else "") + "rmft: interrupted\n")
-        sys.stderr.flush()
+        if not os.environ.get(QUIET_VAR):
+            # On a terminal, start a fresh line (a progress bar may be half drawn).
+            sys.stderr.write(("\n" if sys.stderr.isatty() else "") + "rmft: interrupted\n")
+            sys.stderr.flush()
     finally:
         os._exit(EXIT_CODE)
 

@@ -2,7 +2,8 @@
 
 A run directory holds::
 
-    config.json         the TrainConfig (and package versions)
+    .rmft.lock          the writer's lock (:func:`run_lock`): the process id of the command writing the run
+    config.json         the TrainConfig, the run's id (``run_id``, drawn when the run is created) and package versions
     metrics.jsonl       one JSON line per completed iteration, appended as they come
     checkpoints/N/      the whole TrainState after N iterations (weights, optimiser state,
                         SFT buffer, iteration count), one Orbax checkpoint per saved step:
@@ -19,7 +20,13 @@ damaged: delete the damaged step and ``--resume`` continues from the previous on
 Orbax deletes older ones after each commit.
 
 Tamper evidence, in two layers. After the commit, process 0 writes the *seal*,
-``rmft-seal.json``: the SHA-256 of every file of the step. Loading checks the seal
+``rmft-seal.json``: the SHA-256 of every file of the step, and the identity of the run it
+belongs to (:func:`run_identity`: the run id and the SHA-256 of the saved config, seed
+included). Loading checks the identity against the folder's ``config.json``, so a step
+copied from another run (the same config with another seed, or the same config trained
+again) is refused in one line. Seals written before the identity existed (the
+committed ``figures/runs``) are accepted in folders whose ``config.json`` has no run id
+either (both from before), and refused in any newer run's folder. Loading checks the seal
 first, before Orbax reads a byte (a damaged file makes Orbax's parallel reads fail
 with tracebacks printed from its worker threads, which no ``except`` can keep off
 the terminal), so a truncated, bit-flipped, emptied or replaced file, or a file
@@ -36,7 +43,9 @@ weights are replicated anyway). The state is stored as its flattened leaves
 and shardings.
 
 Saves are synchronous: :meth:`Saver.save` returns when the step is committed and
-sealed. Orbax can save asynchronously (its ``save`` returned in ~25 ms instead of
+sealed, and Ctrl-C during a save takes effect once it is sealed (:func:`rmft_jax._signals.deferred`),
+so an interrupt leaves no temporary step folder and no unsealed step (a kill still can:
+they are removed on the next start). Orbax can save asynchronously (its ``save`` returned in ~25 ms instead of
 ~200-300 ms for the Figure 2 state here), and that would be safe for exact resume,
 since ``--resume`` trusts the newest sealed step and re-runs the iterations after it
 whatever ``metrics.jsonl`` says; but the seal can only be written once the commit is
@@ -62,6 +71,13 @@ check only. They are read, never written: a resumed old run writes its next
 checkpoints under ``checkpoints/`` (which then take precedence) and leaves
 ``checkpoint.msgpack`` as it was.
 
+One writer at a time: every command that writes a run folder holds :func:`run_lock` (an
+advisory ``flock`` on ``.rmft.lock``, the way ``git`` holds ``index.lock``) from before its
+first write until it ends; a second writer is refused in one line naming the holder's
+process id. The operating system releases the lock when its holder dies, however it
+dies, so a lock file left by a killed process blocks nobody. Readers (``rmft evaluate
+--checkpoint``) take no lock: they see only committed and sealed steps.
+
 ``metrics.jsonl`` is appended one line per iteration; a kill during an append can
 leave a torn last line, which :func:`read_metrics` drops (its iteration is re-run
 on ``--resume``, from the checkpoint, so the run stays bit-identical).
@@ -69,10 +85,15 @@ on ``--resume``, from the checkpoint, so the run stays bit-identical).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
+import os
 import re
+import secrets
 import shutil
+import time
 from pathlib import Path
 
 import jax
@@ -86,6 +107,8 @@ from rmft_jax import _signals
 from rmft_jax.results import atomic_write_bytes, to_jsonable, versions
 
 CONFIG = "config.json"
+LOCK = ".rmft.lock"  # held (flock) by the one command writing the run; holds its process id
+RUN_ID = "run_id"  # config.json's key for the run's id, drawn when the run is created (not part of the config)
 METRICS = "metrics.jsonl"
 STATE = "checkpoints"  # Orbax's step directories
 MSGPACK = "checkpoint.msgpack"  # the single-file format before Orbax: read, never written
@@ -103,6 +126,73 @@ def is_stray(name: str) -> bool:
     """Whether ``name`` is a temporary file of an interrupted write of a run file (or of a path probe)."""
     prefixes = [f".{f}." for f in FILES] + [".rmft-probe."]
     return name.endswith(".tmp") and any(name.startswith(p) for p in prefixes)
+
+
+def is_bookkeeping(name: str) -> bool:
+    """Whether ``name`` (in a run folder) is ours without being part of a run: the writer's lock
+    (left by any writer, even one refused before it wrote), or a stray temporary file."""
+    return name == LOCK or is_stray(name)
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: str | Path, attempts: int = 10, wait_s: float = 0.05):
+    """Hold the writer's lock of ``run_dir`` for the block: an exclusive ``flock`` on ``run_dir/.rmft.lock``,
+    which records this process's id while held (and is emptied, not deleted, when the block ends; a
+    command killed or interrupted with ``os._exit`` leaves its id there, which is harmless: see below).
+
+    Creates ``run_dir`` (and the lock file) if needed. Refused in one line, naming the holder's process id,
+    while another process (or another lock in this one) holds it; a lock that stays taken for
+    ``attempts`` tries ``wait_s`` apart is a writer's (:func:`check_unlocked` holds it for an instant
+    only). The lock is advisory and per open file: the kernel releases it when its holder exits or is
+    killed, so a stale lock file never blocks. (On NFS, ``flock`` works through the server's locks.)
+    """
+    run_dir = Path(run_dir)
+    path = run_dir / LOCK
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as e:
+        raise ValueError(f"out: must be a writable run folder (cannot create its lock {str(path)!r}: "
+                         f"{e.strerror or type(e).__name__})") from None
+    try:
+        _flock(fd, path, attempts, wait_s)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def check_unlocked(run_dir: str | Path) -> None:
+    """One-line ``ValueError`` naming the holder if another process holds ``run_dir``'s writer lock; writes
+    nothing (the lock is taken and released at once, through a read-only descriptor)."""
+    path = Path(run_dir) / LOCK
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return  # no lock file (or none we can open): nobody holds it, or run_lock will say why
+    try:
+        _flock(fd, path, attempts=10, wait_s=0.05)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _flock(fd: int, path: Path, attempts: int, wait_s: float) -> None:
+    for attempt in range(attempts):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if attempt + 1 < attempts:
+                time.sleep(wait_s)
+    holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+    who = f"process {holder}" if holder.isdigit() else "another process"
+    raise ValueError(f"out: must be a run folder no other command is writing ({str(path.parent)!r} is locked by "
+                     f"{who}, see {path.name}); wait for it to end or stop it")
 
 
 def is_stray_step(name: str) -> bool:
@@ -203,6 +293,7 @@ class Saver:
         if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
             raise ValueError(f"keep_checkpoints: must be an integer >= 1 (got {keep!r})")
         self.run_dir, self.keep, self._manager = Path(run_dir), keep, None
+        self._identity = None  # the run's, read from config.json at the first seal
 
     def save(self, state) -> None:
         """Write ``state`` as step ``state.iteration``, commit and seal it; returns when it is on disk."""
@@ -215,18 +306,21 @@ class Saver:
         if self._manager is None:
             self._manager = _manager(self.run_dir, self.keep)
         step = int(state.iteration)
-        saved = self._manager.save(step, args=ocp.args.Composite(**{
-            _ARRAYS: ocp.args.StandardSave({str(i): x for i, x in enumerate(leaves)}),
-            _RECORD: ocp.args.JsonSave(record),
-        }))
-        if not saved:  # Orbax saves only steps after its latest one
-            raise ValueError(f"checkpoint: {self.run_dir / STATE} already holds a step >= {step}; "
-                             "resume the run instead of writing over it")
-        self._manager.wait_until_finished()
-        if jax.process_index() == 0:  # one process seals what all of them wrote (a shared file system)
-            step_dir = self.run_dir / STATE / str(step)
-            seal = {"format": FORMAT, "step": step, "files": _file_digests(step_dir)}
-            atomic_write_bytes(step_dir / SEAL, (json.dumps(seal, indent=1) + "\n").encode())
+        with _signals.deferred():  # Ctrl-C waits for the commit and the seal: no temporary or unsealed step is left
+            saved = self._manager.save(step, args=ocp.args.Composite(**{
+                _ARRAYS: ocp.args.StandardSave({str(i): x for i, x in enumerate(leaves)}),
+                _RECORD: ocp.args.JsonSave(record),
+            }))
+            if not saved:  # Orbax saves only steps after its latest one
+                raise ValueError(f"checkpoint: {self.run_dir / STATE} must hold no step >= {step} (one is there and "
+                                 "could not be removed); move it away, then --resume")
+            self._manager.wait_until_finished()
+            if jax.process_index() == 0:  # one process seals what all of them wrote (a shared file system)
+                if self._identity is None:
+                    self._identity = run_identity(self.run_dir)
+                step_dir = self.run_dir / STATE / str(step)
+                seal = {"format": FORMAT, "step": step, "run": self._identity, "files": _file_digests(step_dir)}
+                atomic_write_bytes(step_dir / SEAL, (json.dumps(seal, indent=1) + "\n").encode())
 
     def close(self) -> None:
         """Release the manager, once its background deletion of old steps is done (every save has
@@ -252,6 +346,14 @@ def latest_step(run_dir: str | Path) -> int | None:
     return steps[-1] if steps else None
 
 
+def unsealed_steps(run_dir: str | Path) -> list[int]:
+    """The committed steps of ours newer than :func:`latest_step` that have no seal: a save in progress
+    (between Orbax's commit and the seal) or one cut short there. :func:`load_state` skips them."""
+    newest = latest_step(run_dir)
+    return [int(p.name) for p in _step_dirs(Path(run_dir))
+            if _interrupted(p) and (newest is None or int(p.name) > newest)]
+
+
 def has_state(run_dir: str | Path) -> bool:
     """Whether ``run_dir`` holds a checkpoint to resume from (a step, or an old ``checkpoint.msgpack``)."""
     return latest_step(run_dir) is not None or (Path(run_dir) / MSGPACK).is_file()
@@ -273,16 +375,25 @@ def _check_arrays(path: Path, shapes: list, dtypes: list, leaves: list) -> None:
             )
 
 
-def _check_seal(path: Path) -> None:
-    """One-line ``ValueError`` unless every file of the step at ``path`` is the one its seal names."""
+def _check_seal(path: Path, identity: dict | None) -> None:
+    """One-line ``ValueError`` unless the step at ``path`` belongs to the run ``identity`` (its folder's,
+    :func:`run_identity`) and every file of it is the one its seal names."""
     try:
         seal = json.loads((path / SEAL).read_text())
         files = seal["files"]
-        if seal["format"] != FORMAT or not isinstance(files, dict):
+        run = seal.get("run")
+        if seal["format"] != FORMAT or not isinstance(files, dict) or not isinstance(run, (dict, type(None))):
             raise TypeError
     except (OSError, ValueError, TypeError, KeyError) as e:
         raise ValueError(f"{_corrupt(path)} (its seal {SEAL} cannot be read: {type(e).__name__}); "
                          "restore it or start a new run") from None
+    # A seal from before run identities ("run" absent) is trusted only in a folder from before them too.
+    legacy = "run" not in seal and (identity is None or identity[RUN_ID] is None)
+    if not legacy and seal.get("run") != identity:
+        theirs, ours = (_name_run(r) for r in (seal.get("run"), identity))
+        raise ValueError(f"checkpoint: {path} must be a step of the run in {str(path.parent.parent)!r} (its seal names "
+                         f"{theirs}, the folder's {CONFIG} is {ours}: a step copied from another run); "
+                         "restore this run's checkpoints or start a new run")
     found = _file_digests(path)
     if set(found) != set(files):
         odd = sorted(set(found) ^ set(files))
@@ -294,12 +405,20 @@ def _check_seal(path: Path) -> None:
                              "or altered); restore it or start a new run")
 
 
+def _name_run(identity: dict | None) -> str:
+    if identity is None:
+        return "no run"
+    run_id = identity[RUN_ID] or "(no id)"
+    return f"run {run_id} with config SHA-256 {identity['config_sha256'][:12]}"
+
+
 def _load_orbax(run_dir: Path, step: int, template):
     """Restore step ``step`` of ``run_dir/checkpoints`` into ``template``'s structure and shardings, checked
-    against its record (shapes, dtypes, SHA-256)."""
+    against its seal (the run's identity, every file's SHA-256) and its record (shapes, dtypes, SHA-256)."""
     path = (run_dir / STATE / str(step)).absolute()  # Orbax takes absolute paths only
     leaves, treedef = jax.tree.flatten(template)
-    _check_seal(path)  # before Orbax reads a byte: damaged files make its restore print tracebacks
+    # Before Orbax reads a byte: damaged files make its restore print tracebacks.
+    _check_seal(path, run_identity(run_dir))
     try:
         with ocp.Checkpointer(ocp.JsonCheckpointHandler()) as reader:
             record = reader.restore(path / _RECORD, args=ocp.args.JsonRestore())
@@ -374,17 +493,23 @@ def _load_msgpack(path: Path, template):
     return jax.tree.unflatten(treedef, placed)
 
 
-def load_state(run_dir: str | Path, template):
+def load_state(run_dir: str | Path, template, step: int | None = None):
     """Restore the state saved in ``run_dir`` into the structure (and shardings) of ``template``.
 
-    The newest committed Orbax step if there is one, else an old ``checkpoint.msgpack``;
-    a damaged, foreign or mismatched checkpoint is a one-line ``ValueError``.
+    Step ``step`` if given, else the newest sealed Orbax step if there is one (:func:`latest_step`),
+    else an old ``checkpoint.msgpack``; a damaged, foreign (another run's) or mismatched checkpoint
+    is a one-line ``ValueError``.
     """
     run_dir = Path(run_dir)
-    step = latest_step(run_dir)
+    step = latest_step(run_dir) if step is None else step
     if step is not None:
         return _load_orbax(run_dir, step, template)
     if (run_dir / MSGPACK).is_file():
+        identity = run_identity(run_dir)
+        if identity is not None and identity[RUN_ID] is not None:  # runs with ids never wrote this file
+            raise ValueError(f"checkpoint: {run_dir / MSGPACK} must be a checkpoint of the run in {str(run_dir)!r} "
+                             f"(it is from before run ids, this run is {_name_run(identity)}: a file copied from "
+                             "another run); restore this run's checkpoints or start a new run")
         return _load_msgpack(run_dir / MSGPACK, template)
     raise ValueError(
         f"checkpoint: must be a run directory containing {STATE}/ (or an older {MSGPACK}) (got {str(run_dir)!r})"
@@ -392,11 +517,13 @@ def load_state(run_dir: str | Path, template):
 
 
 def save_config(run_dir: str | Path, config_dict: dict) -> None:
-    payload = dict(config_dict, versions=versions())
+    """Write a new run's ``config.json``: the config, a run id drawn now, and the package versions."""
+    payload = dict(config_dict, **{RUN_ID: secrets.token_hex(8)}, versions=versions())
     atomic_write_bytes(Path(run_dir) / CONFIG, (json.dumps(to_jsonable(payload), indent=1) + "\n").encode())
 
 
-def load_config_dict(run_dir: str | Path) -> dict:
+def _read_config(run_dir: str | Path) -> tuple[dict, str | None]:
+    """``(config, run id)`` saved in ``run_dir/config.json`` (the versions left out; no id: a run from before ids)."""
     path = Path(run_dir) / CONFIG
     if not path.is_file():
         raise ValueError(f"checkpoint: must be a run directory containing {CONFIG} (got {str(run_dir)!r})")
@@ -407,7 +534,26 @@ def load_config_dict(run_dir: str | Path) -> dict:
     if not isinstance(d, dict):
         raise ValueError(f"checkpoint: {path} must hold a JSON object (the run's config)")
     d.pop("versions", None)
-    return d
+    run_id = d.pop(RUN_ID, None)
+    if run_id is not None and not isinstance(run_id, str):
+        raise ValueError(f"checkpoint: {path} must hold a string {RUN_ID} (got {run_id!r})")
+    return d, run_id
+
+
+def load_config_dict(run_dir: str | Path) -> dict:
+    """The config saved in ``run_dir`` (without the run id and the package versions)."""
+    return _read_config(run_dir)[0]
+
+
+def run_identity(run_dir: str | Path) -> dict | None:
+    """``{"run_id": ..., "config_sha256": ...}`` of the run in ``run_dir``: its id (``None`` for a run
+    from before ids) and the SHA-256 of its config as saved (canonical JSON, sorted keys, seed
+    included, versions and id left out). ``None`` for a folder without ``config.json``."""
+    if not (Path(run_dir) / CONFIG).is_file():
+        return None
+    config, run_id = _read_config(run_dir)
+    canonical = json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
+    return {RUN_ID: run_id, "config_sha256": hashlib.sha256(canonical).hexdigest()}
 
 
 def read_metrics(run_dir: str | Path) -> list[dict]:

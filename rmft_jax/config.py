@@ -154,17 +154,51 @@ class TrainConfig:
         return TrainConfig.from_dict(d)
 
 
+MAX_JSON_BYTES = 16 * 2**20  # a config is a few hundred bytes (a means list of 20,000 arms about 400 kB)
+MAX_JSON_DEPTH = 32  # a config nests 2 deep (a section, a list of means)
+
+
 def read_json(path: str | Path) -> Any:
-    """The JSON value of a config file, or a one-line ``config: ...`` error (missing, not UTF-8, not JSON)."""
+    """The JSON value of a config file, or a one-line ``config: ...`` error (missing, larger than
+    :data:`MAX_JSON_BYTES`, not UTF-8, not JSON, or not :func:`loads`'s strict JSON)."""
     path = Path(path)
     if not path.is_file():
         checks.fail("config", "an existing JSON file", str(path))
+    if path.stat().st_size > MAX_JSON_BYTES:
+        checks.fail("config", f"a JSON file of at most {MAX_JSON_BYTES} bytes", f"{path}: {path.stat().st_size} bytes")
     try:
-        return json.loads(path.read_text())
+        return loads(path.read_text(), "config")
     except json.JSONDecodeError as e:
         raise ValueError(f"config: must be valid JSON ({path}: {e.msg} at line {e.lineno})") from None
     except UnicodeDecodeError:
         checks.fail("config", "a UTF-8 JSON file", f"{path} holds other bytes")
+
+
+def loads(text: str, field: str) -> Any:
+    """``json.loads``, stricter: an object with a key given twice (JSON keeps the last, silently), or a
+    value nested deeper than :data:`MAX_JSON_DEPTH`, is a one-line ``ValueError`` naming ``field``.
+    Malformed JSON raises ``json.JSONDecodeError`` as ``json.loads`` does."""
+
+    def unique(pairs):
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                checks.fail(field, "JSON whose objects give each key once", f"{key!r} twice")
+            seen.add(key)
+        return dict(pairs)
+
+    try:
+        value = json.loads(text, object_pairs_hook=unique)
+    except RecursionError:  # the decoder's own limit, hundreds deep
+        checks.fail(field, f"JSON nested at most {MAX_JSON_DEPTH} deep", "deeper than Python's recursion limit")
+    stack = [(value, 0)]
+    while stack:  # without recursion: the structure may be deep
+        item, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            checks.fail(field, f"JSON nested at most {MAX_JSON_DEPTH} deep", f"{depth} levels or more")
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        stack.extend((child, depth + 1) for child in children)
+    return value
 
 
 def _resolve_env(fields: dict) -> Environment:
@@ -225,8 +259,9 @@ def _build(cls, fields: dict, section: str):
 
 
 def parse_value(text: str) -> Any:
-    """A ``--set`` value: JSON if it parses (numbers, true/false, lists), else the string."""
+    """A ``--set`` value: JSON if it parses (numbers, true/false, lists; :func:`loads`'s strict JSON),
+    else the string."""
     try:
-        return json.loads(text)
+        return loads(text, "set")
     except json.JSONDecodeError:
         return text

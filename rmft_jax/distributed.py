@@ -19,8 +19,10 @@ JAX's cluster detection (SLURM: ``SLURM_NTASKS``, ``SLURM_PROCID``,
 (the job's first node) and the process's local devices itself.
 
 :func:`launch_local` starts ``N`` local processes of one ``rmft`` command with a free
-port on ``127.0.0.1`` (``rmft train --processes N``), waits for all of them, and
-returns the first non-zero exit code, stopping the others when one fails.
+port on ``127.0.0.1`` (``rmft train --processes N``, which checks its flags and the run
+folder before it starts any, :func:`rmft_jax.training.check_before_start`), waits for all
+of them, and returns the first non-zero exit code, stopping the others when one fails;
+a refusal in the processes is one line for the job, and Ctrl-C interrupts them all.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -39,11 +42,14 @@ import numpy as np
 from jax.experimental import multihost_utils
 
 from rmft_jax import _signals, checks
+from rmft_jax.cli import ERROR_FILE_VAR
 
 COORDINATOR_VAR = "JAX_COORDINATOR_ADDRESS"
 BIND_VAR = "JAX_COORDINATOR_BIND_ADDRESS"
 NUM_PROCESSES_VAR = "RMFT_NUM_PROCESSES"
 PROCESS_ID_VAR = "RMFT_PROCESS_ID"
+TIMEOUT_VAR = "RMFT_CONNECT_TIMEOUT"  # seconds to wait for the coordinator and the other processes
+TIMEOUT_S = 60  # the default of TIMEOUT_VAR (JAX's own is 300)
 # On CPU, collectives across processes need an implementation; gloo (TCP) ships with jaxlib.
 CPU_COLLECTIVES = "gloo"
 
@@ -58,8 +64,34 @@ def _env_int(name: str) -> int | None:
         raise ValueError(f"{name}: must be an integer (got {value!r})") from None
 
 
+def coordinator(address: str, field: str = "coordinator_address") -> tuple[str, int]:
+    """``(host, port)`` of a ``host:port`` address (``[v6]:port`` for IPv6), or a one-line ``ValueError``
+    naming ``field`` (JAX would crash on some malformed addresses: an ``IndexError``, a segfault)."""
+    host, sep, port = address.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    ok = sep and host and port.isascii() and port.isdigit() and 1 <= int(port) <= 65535
+    if not ok or any(c.isspace() or c in "/[]@" for c in host) or ":" in host and not address.startswith("["):
+        checks.fail(field, "host:port with a port in 1..65535 (IPv6: [host]:port)", address)
+    return host, int(port)
+
+
+def _wait_for(host: str, port: int, timeout_s: float, address: str) -> None:
+    """Return once ``host:port`` accepts a TCP connection; a one-line ``ValueError`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=max(0.1, min(2.0, deadline - time.monotonic()))):
+                return
+        except OSError:
+            if time.monotonic() >= deadline:
+                raise ValueError(f"distributed: the coordinator {address} did not answer within {timeout_s:g} s "
+                                 f"(is process 0 running there? ${TIMEOUT_VAR} sets the wait)") from None
+            time.sleep(0.2)
+
+
 def initialize(coordinator_address: str | None = None, num_processes: int | None = None,
-               process_id: int | None = None, timeout_s: int = 300) -> None:
+               process_id: int | None = None, timeout_s: float | None = None) -> None:
     """Join a multi-process job (``jax.distributed.initialize``); call before any other JAX call.
 
     Args:
@@ -68,25 +100,54 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
       num_processes: processes in the job (default: ``$RMFT_NUM_PROCESSES``, else the cluster's).
       process_id: this process's index ``0 .. num_processes - 1`` (default: ``$RMFT_PROCESS_ID``,
         else the cluster's).
-      timeout_s: how long to wait for the other processes to connect.
+      timeout_s: how long to wait for the coordinator and the other processes (default:
+        ``$RMFT_CONNECT_TIMEOUT``, else :data:`TIMEOUT_S` = 60 s).
 
-    Raises a one-line ``ValueError`` for an inconsistent setting, and when JAX has already started
-    its backend in this process (too late to join).
+    Every setting is checked before JAX sees it: a malformed address, port or process id is a
+    one-line ``ValueError``. A process other than 0 whose coordinator does not accept connections
+    within ``timeout_s`` gets a one-line ``ValueError`` too (it waits for the port itself, before
+    JAX would). Process 0, if the others never connect, is stopped by JAX after ``timeout_s``
+    (with JAX's own message). Also refused: joining when JAX has already started its backend in
+    this process (too late to join).
     """
     num_processes = _env_int(NUM_PROCESSES_VAR) if num_processes is None else num_processes
     process_id = _env_int(PROCESS_ID_VAR) if process_id is None else process_id
+    if timeout_s is None:
+        value = os.environ.get(TIMEOUT_VAR)
+        try:
+            timeout_s = TIMEOUT_S if value in (None, "") else float(value)
+        except ValueError:
+            checks.fail(TIMEOUT_VAR, "a number of seconds", value)
+        timeout_s = checks.real(TIMEOUT_VAR, timeout_s, low=1.0)
+    else:
+        timeout_s = checks.real("timeout_s", timeout_s, low=1.0)
     if num_processes is not None:
         num_processes = checks.integer("num_processes", num_processes, 1)
     if process_id is not None:
         process_id = checks.integer("process_id", process_id, 0)
         if num_processes is not None and process_id >= num_processes:
             checks.fail("process_id", f"< num_processes = {num_processes}", process_id)
+    if coordinator_address is None and os.environ.get(COORDINATOR_VAR):
+        host, port = coordinator(os.environ[COORDINATOR_VAR], COORDINATOR_VAR)
+        where = os.environ[COORDINATOR_VAR]
+    elif coordinator_address is not None:
+        if not isinstance(coordinator_address, str):
+            checks.fail("coordinator_address", "a host:port string", coordinator_address)
+        host, port = coordinator(coordinator_address)
+        where = coordinator_address
+    else:
+        where = None  # the cluster's (SLURM, Open MPI, ...)
+    if os.environ.get(BIND_VAR):
+        coordinator(os.environ[BIND_VAR], BIND_VAR)
     if jax.distributed.is_initialized():
         raise ValueError("distributed: this process has already joined a multi-process job")
+    if where is not None and process_id not in (None, 0):
+        _wait_for(host, port, timeout_s, where)
     # Before the backend starts: the CPU client picks its collectives when it is created.
     jax.config.update("jax_cpu_collectives_implementation", CPU_COLLECTIVES)
     try:
-        jax.distributed.initialize(coordinator_address, num_processes, process_id, initialization_timeout=timeout_s)
+        jax.distributed.initialize(coordinator_address, num_processes, process_id,
+                                   initialization_timeout=max(1, round(timeout_s)))
     except (RuntimeError, ValueError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise ValueError(f"distributed: cannot join the multi-process job ({msg})") from None
@@ -154,8 +215,14 @@ def launch_local(command: Sequence[str], processes: int, env: dict[str, str] | N
     listens: ``$JAX_COORDINATOR_BIND_ADDRESS``),
     ``$RMFT_NUM_PROCESSES`` and its ``$RMFT_PROCESS_ID``. The launcher waits for all;
     when one exits with a non-zero code the others are terminated (``SIGTERM``, then
-    ``SIGKILL`` after ``grace_s``) and that code is returned (0 when all succeed). Ctrl-C or
-    ``SIGTERM`` to the launcher stops them all and returns 130. ``stdout``: where the processes'
+    ``SIGKILL`` after ``grace_s``) and that code is returned (0 when all succeed). An ``rmft``
+    command that refuses its input writes its one-line error to ``$RMFT_ERROR_FILE`` (one file
+    per process) instead of stderr; the first process's such error (by process id) is raised
+    here as a one-line ``ValueError``, so a job prints one line, not one per process. Ctrl-C or
+    ``SIGTERM`` to the launcher sends ``SIGINT`` to every process (an ``rmft`` process finishes
+    a checkpoint save first, then exits; only process 0 says "interrupted", see
+    :data:`rmft_jax._signals.QUIET_VAR`), ``SIGKILL`` after ``grace_s``, and returns 130.
+    ``stdout``: where the processes'
     standard output goes (``subprocess.Popen``'s argument: ``None`` inherits the launcher's; a
     measurement that prints its own table sends theirs, gloo's connection lines included, to
     file descriptor 2).
@@ -169,24 +236,44 @@ def launch_local(command: Sequence[str], processes: int, env: dict[str, str] | N
     procs = []
     previous = _interrupt_on_signals()
     try:
-        for i in range(processes):
-            procs.append(subprocess.Popen(list(command), env={**base, PROCESS_ID_VAR: str(i)}, stdout=stdout))
-        while True:
-            codes = [p.poll() for p in procs]
-            failed = [c for c in codes if c not in (None, 0)]
-            if failed:
-                _stop(procs, grace_s)
-                return failed[0] if failed[0] > 0 else 128 - failed[0]  # killed by signal s: 128 + s
-            if all(c == 0 for c in codes):
-                return 0
-            time.sleep(poll_s)
+        with tempfile.TemporaryDirectory(prefix="rmft-launch-") as errors:
+            for i in range(processes):
+                child = {**base, PROCESS_ID_VAR: str(i), ERROR_FILE_VAR: os.path.join(errors, str(i))}
+                if i:
+                    child[_signals.QUIET_VAR] = "1"
+                procs.append(subprocess.Popen(list(command), env=child, stdout=stdout))
+            while True:
+                codes = [p.poll() for p in procs]
+                failed = [c for c in codes if c not in (None, 0)]
+                if failed:
+                    _stop(procs, grace_s)
+                    refusal = _first_error(errors, processes)
+                    if refusal:
+                        raise ValueError(refusal)
+                    return failed[0] if failed[0] > 0 else 128 - failed[0]  # killed by signal s: 128 + s
+                if all(c == 0 for c in codes):
+                    return 0
+                time.sleep(poll_s)
     except KeyboardInterrupt:
-        _stop(procs, grace_s)
+        _stop(procs, grace_s, signal.SIGINT)
         return _signals.EXIT_CODE
     finally:
         _stop(procs, grace_s)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _first_error(folder: str, processes: int) -> str | None:
+    """The one-line error the process of lowest id wrote into ``folder`` (``None``: none did)."""
+    for i in range(processes):
+        try:
+            with open(os.path.join(folder, str(i))) as f:
+                line = f.read().strip()
+        except OSError:
+            continue
+        if line:
+            return line.splitlines()[0]
+    return None
 
 
 def _interrupt_on_signals() -> dict:
@@ -202,10 +289,11 @@ def _interrupt_on_signals() -> dict:
     return {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
 
 
-def _stop(procs, grace_s: float) -> None:
+def _stop(procs, grace_s: float, signum: int = signal.SIGTERM) -> None:
+    """Send ``signum`` to the processes still running, ``SIGKILL`` to those left after ``grace_s``."""
     live = [p for p in procs if p.poll() is None]
     for p in live:
-        p.send_signal(signal.SIGTERM)
+        p.send_signal(signum)
     deadline = time.monotonic() + grace_s
     for p in live:
         try:
@@ -221,6 +309,7 @@ def module_command(*args: str) -> list[str]:
 
 
 __all__ = [
-    "COORDINATOR_VAR", "NUM_PROCESSES_VAR", "PROCESS_ID_VAR", "initialize", "process_index", "process_count",
+    "COORDINATOR_VAR", "NUM_PROCESSES_VAR", "PROCESS_ID_VAR", "TIMEOUT_VAR", "coordinator", "initialize",
+    "process_index", "process_count",
     "is_primary", "barrier", "to_host", "free_port", "launch_local", "module_command",
 ]

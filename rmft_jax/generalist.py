@@ -43,7 +43,7 @@ from rmft_jax.models import equivariant as eqm
 from rmft_jax.models.equivariant import EquivariantConfig
 from rmft_jax.models.equivariant_policy import EquivariantBanditPolicy, sft_loss
 from rmft_jax.rmft import Learner, RMFTConfig, TrainState, empty_buffer, make_iteration, make_optimizer
-from rmft_jax.training import _check_run_dir, _first_difference, _jsonish, _progress, _row, seed_keys
+from rmft_jax.training import _first_difference, _jsonish, _progress, _row, claim_run_dir, seed_keys
 from rmft_jax.types import BANDIT, Array, Environment, PyTree
 
 KIND = "generalist"  # config.json's "kind": what tells a generalist run folder from a TrainConfig one
@@ -231,10 +231,16 @@ def train(cfg: GeneralistConfig, run_dir: str | Path | None, *, resume: bool = F
     "generalist"``); ``resume`` continues it to the same parameters as an
     uninterrupted run. ``log(row)``, if given, sees each iteration's metrics row.
     """
+    run_dir = None if run_dir is None else Path(run_dir)
+    with claim_run_dir(run_dir, resume):  # one process: it checks the folder and holds its writer's lock
+        return _train(cfg, run_dir, resume=resume, checkpoint_every=checkpoint_every, progress=progress,
+                      stop_after=stop_after, log=log)
+
+
+def _train(cfg: GeneralistConfig, run_dir: Path | None, *, resume: bool, checkpoint_every: int, progress: bool,
+           stop_after: int | None, log):
     if run_dir is not None:
-        run_dir = Path(run_dir)
         saver = checkpoint.Saver(run_dir)
-        _check_run_dir(run_dir, resume)
     graphdef, base = base_model(cfg)
     opt = make_optimizer(cfg.rmft)
     state = GeneralistState(jax.tree.map(jnp.copy, base), opt.init(base), jnp.zeros((), jnp.int32))
@@ -294,22 +300,23 @@ def train(cfg: GeneralistConfig, run_dir: str | Path | None, *, resume: bool = F
     return state, rows
 
 
-def load(run_dir: str | Path) -> tuple:
-    """``(cfg, state, graphdef, base_params)`` of a saved generalist run."""
+def load(run_dir: str | Path, step: int | None = None) -> tuple:
+    """``(cfg, state, graphdef, base_params)`` of a saved generalist run (its newest sealed checkpoint, or ``step``)."""
     cfg = GeneralistConfig.from_dict(checkpoint.load_config_dict(run_dir))
     graphdef, base = base_model(cfg)
     opt = make_optimizer(cfg.rmft)
     template = GeneralistState(base, opt.init(base), jnp.zeros((), jnp.int32))
-    return cfg, checkpoint.load_state(run_dir, template), graphdef, base
+    return cfg, checkpoint.load_state(run_dir, template, step), graphdef, base
 
 
-def load_policy(run_dir: str | Path, env: Environment, *, base: bool = False) -> tuple[EquivariantBanditPolicy, PyTree]:
+def load_policy(run_dir: str | Path, env: Environment, *, base: bool = False,
+                step: int | None = None) -> tuple[EquivariantBanditPolicy, PyTree]:
     """``(policy, params)`` of the generalist saved in ``run_dir`` (or its base model) for ``env``.
 
     It plays any bandit-feedback environment with any ``K >= 2`` and any horizon up to the
     model's ``max_horizon``; anything else is a one-line ``ValueError``.
     """
-    cfg, state, graphdef, base_params = load(run_dir)
+    cfg, state, graphdef, base_params = load(run_dir, step)
     if env.feedback != BANDIT:
         raise ValueError(f"checkpoint: the generalist model plays bandit feedback with any number of arms >= 2; "
                          f"this environment has {env.feedback} feedback")

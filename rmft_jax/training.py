@@ -11,7 +11,8 @@ seed: it is what RMFT starts from and what figures call "base".
 
 In a multi-process job (:mod:`rmft_jax.distributed`) every process runs
 :func:`train` with the same arguments: each checks the run directory and reads a
-resumed run, then (after a barrier) only process 0 writes the config and metrics,
+resumed run, then (after a barrier) only process 0 writes the config and metrics
+(and only it holds the folder's writer lock, :func:`claim_run_dir`),
 and only it shows progress. Checkpoints are saved by every process
 (:class:`rmft_jax.checkpoint.Saver`: each writes its shards, process 0 seals), which
 they all reach since they run the same loop.
@@ -19,6 +20,7 @@ they all reach since they run the same loop.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -40,7 +42,7 @@ from rmft_jax.models.policy import (
     online_raw_outputs,
 )
 from rmft_jax.models.transformer import init_model
-from rmft_jax.results import check_directory, to_jsonable
+from rmft_jax.results import check_directory, probe_directory, to_jsonable
 from rmft_jax.rmft import Learner, TrainState, init_state
 from rmft_jax.types import BANDIT, Array, Environment
 
@@ -157,7 +159,9 @@ def train(
         A directory that already holds a run is refused unless ``resume``, and one
         that holds other files is refused always (never emptied). Devices, memory
         (:func:`check_memory`) and the directory are checked before anything is
-        built or written; temporary files of interrupted writes are removed.
+        built or written; temporary files of interrupted writes are removed. The
+        folder's writer lock is held for the whole call (:func:`claim_run_dir`): a
+        folder another command is writing is refused, naming its process id.
       resume: continue the run in ``run_dir``; its config must equal ``cfg``.
         The run's generator (``cfg.rng``, and the saved run's) must be the active one
         (:func:`rmft_jax.generator.use`): the same seed draws other numbers under another.
@@ -174,82 +178,129 @@ def train(
     env = cfg.environment
     sharding.resolve_mesh(devices)
     check_memory(cfg)
+    primary = distributed.is_primary()  # the one process that writes (every process when there is one)
     if run_dir is not None:
         run_dir = Path(run_dir)
         saver = checkpoint.Saver(run_dir, keep_checkpoints)  # checks keep_checkpoints; writes nothing yet
-        _check_run_dir(run_dir, resume)
-        if resume:
-            saved = checkpoint.load_config_dict(run_dir)
-            generator.check_matches(saved_generator(saved), f"the run in {run_dir}")
-    generator.check_matches(cfg.rng, "the config")
-    learner = build_learner(cfg) if learner is None else learner
-    state = init_state(env, cfg.rmft, learner)
-    rows: list[dict] = []
-    primary = distributed.is_primary()  # the one process that writes (every process when there is one)
-    if run_dir is not None:
-        if resume:
-            given = _jsonish(cfg.to_dict())
-            if saved != given:
-                diff = _first_difference(saved, given)
-                raise ValueError(f"config: differs from the checkpoint's config ({diff}); resume with the same config")
-            if checkpoint.has_state(run_dir):  # else it stopped before its first checkpoint
-                state = checkpoint.load_state(run_dir, state)
-            done = int(state.iteration)
-            rows = checkpoint.read_metrics(run_dir)
-            if len(rows) < done or [r.get("iteration") for r in rows[:done]] != list(range(1, done + 1)):
-                raise ValueError(
-                    f"metrics: {run_dir / checkpoint.METRICS} must hold iterations 1..{done} (the checkpoint's); "
-                    "restore it, or start a new run in another directory"
-                )
-            rows = rows[:done]
-        # Every process has checked (and read) the directory before process 0 writes to it.
-        distributed.barrier("rmft-train-run-dir-checked")
-        if primary:  # (after the barrier: the others' directory probes are temporary files too)
-            checkpoint.remove_stray_files(run_dir)
-        if primary and resume:
-            checkpoint.write_metrics(run_dir, rows)  # drop rows written after the last checkpoint
-        elif primary:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            checkpoint.save_config(run_dir, cfg.to_dict())
-            checkpoint.write_metrics(run_dir, [])
-
-    step = sharding.make_iteration(env, cfg.rmft, learner, devices)
-    state = sharding.place_state(state, devices)
-    key = iteration_key(cfg)
-    start = int(state.iteration)
-    end = cfg.rmft.iterations if stop_after is None else min(cfg.rmft.iterations, start + stop_after)
-    bar = _progress(range(start, end), progress and primary, total=cfg.rmft.iterations, initial=start)
-    try:
-        for i in bar:
-            t0 = time.perf_counter()
-            state, metrics = step(state, key, learner.base_params)
-            metrics = jax.device_get(metrics)
-            row = _row(i + 1, metrics, time.perf_counter() - t0)
-            rows.append(row)
-            if run_dir is not None:
-                if primary:
-                    checkpoint.append_metrics(run_dir, row)  # resume trusts the checkpoint, not this line
-                if (i + 1) % checkpoint_every == 0 or i + 1 == end:
-                    saver.save(state)  # on every process: each writes its shards, process 0 seals
-            if hasattr(bar, "set_postfix"):
-                bar.set_postfix(regret=f"{row['rollout_regret_mean']:.2f}", loss=f"{row['sft_loss_last']:.3f}")
-    finally:
+    with claim_run_dir(run_dir, resume, primary):
+        if run_dir is not None and resume:
+            check_resume(cfg, run_dir)
+        generator.check_matches(cfg.rng, "the config")
+        learner = build_learner(cfg) if learner is None else learner
+        # Laid out for the iterations first, so that a checkpoint is restored straight into that layout: each
+        # process reads its own shards (moving a restored local array onto a mesh that spans processes would
+        # be a cross-host transfer, which the CPU backend does not do).
+        state = sharding.place_state(init_state(env, cfg.rmft, learner), devices)
+        rows: list[dict] = []
         if run_dir is not None:
-            saver.close()  # joins Orbax's background deletion of old steps
-    return state, learner, rows
+            if resume:
+                if checkpoint.has_state(run_dir):  # else it stopped before its first checkpoint
+                    state = checkpoint.load_state(run_dir, state)
+                done = int(state.iteration)
+                rows = checkpoint.read_metrics(run_dir)
+                if len(rows) < done or [r.get("iteration") for r in rows[:done]] != list(range(1, done + 1)):
+                    raise ValueError(
+                        f"metrics: {run_dir / checkpoint.METRICS} must hold iterations 1..{done} (the checkpoint's); "
+                        "restore it, or start a new run in another directory"
+                    )
+                rows = rows[:done]
+            # Every process has checked (and read) the directory before process 0 writes to it.
+            distributed.barrier("rmft-train-run-dir-checked")
+            if primary:  # (after the barrier: the others' directory probes are temporary files too)
+                checkpoint.remove_stray_files(run_dir)
+            if primary and resume:
+                checkpoint.write_metrics(run_dir, rows)  # drop rows written after the last checkpoint
+            elif primary:
+                run_dir.mkdir(parents=True, exist_ok=True)
+                checkpoint.save_config(run_dir, cfg.to_dict())
+                checkpoint.write_metrics(run_dir, [])
+
+        step = sharding.make_iteration(env, cfg.rmft, learner, devices)
+        key = iteration_key(cfg)
+        start = int(state.iteration)
+        end = cfg.rmft.iterations if stop_after is None else min(cfg.rmft.iterations, start + stop_after)
+        bar = _progress(range(start, end), progress and primary, total=cfg.rmft.iterations, initial=start)
+        try:
+            for i in bar:
+                t0 = time.perf_counter()
+                state, metrics = step(state, key, learner.base_params)
+                metrics = jax.device_get(metrics)
+                row = _row(i + 1, metrics, time.perf_counter() - t0)
+                rows.append(row)
+                if run_dir is not None:
+                    if primary:
+                        checkpoint.append_metrics(run_dir, row)  # resume trusts the checkpoint, not this line
+                    if (i + 1) % checkpoint_every == 0 or i + 1 == end:
+                        saver.save(state)  # on every process: each writes its shards, process 0 seals
+                if hasattr(bar, "set_postfix"):
+                    bar.set_postfix(regret=f"{row['rollout_regret_mean']:.2f}", loss=f"{row['sft_loss_last']:.3f}")
+        finally:
+            if run_dir is not None:
+                saver.close()  # joins Orbax's background deletion of old steps
+        return state, learner, rows
+
+
+def check_resume(cfg: TrainConfig, run_dir: Path) -> None:
+    """Refuse to resume the run in ``run_dir`` with ``cfg`` unless its saved config is ``cfg`` and its
+    generator the active one (one-line ``ValueError``)."""
+    saved = checkpoint.load_config_dict(run_dir)
+    generator.check_matches(saved_generator(saved), f"the run in {run_dir}")
+    given = _jsonish(cfg.to_dict())
+    if saved != given:
+        diff = _first_difference(saved, given)
+        raise ValueError(f"config: differs from the checkpoint's config ({diff}); resume with the same config")
+
+
+def check_before_start(cfg: TrainConfig, run_dir: str | Path, resume: bool) -> None:
+    """The checks of :func:`train` that need no JAX backend, for a launcher to make once before it starts
+    any process (``rmft train --processes N``): memory, the run folder (not being written by another
+    command, usable for a new run or for ``resume``, writable) and, for ``resume``, the saved config.
+    Writes nothing. (``devices`` needs the processes' devices: each process checks it, first thing.)"""
+    check_memory(cfg)
+    run_dir = Path(run_dir)
+    checkpoint.check_unlocked(run_dir)
+    _check_run_dir(run_dir, resume)
+    if resume:
+        check_resume(cfg, run_dir)
+
+
+@contextlib.contextmanager
+def claim_run_dir(run_dir: Path | None, resume: bool, primary: bool = True):
+    """Check ``run_dir`` (:func:`_check_run_dir`), then hold its writer's lock for the block
+    (:func:`checkpoint.run_lock`) and check it again under the lock (another writer may have
+    finished between the two). In a multi-process job only process 0 (``primary``), the one
+    that writes the run's files, takes the lock; the others only check. ``None``: no folder.
+
+    A folder another command is writing is refused first, naming that command's process id;
+    every refusal before the lock writes nothing.
+    """
+    if run_dir is None:
+        yield
+        return
+    if primary:
+        checkpoint.check_unlocked(run_dir)
+    _check_run_dir(run_dir, resume)
+    if not primary:
+        yield
+        return
+    with checkpoint.run_lock(run_dir):
+        _check_run_dir(run_dir, resume)
+        yield
 
 
 def _check_run_dir(run_dir: Path, resume: bool) -> None:
     """Refuse a run directory that cannot be used, before anything is built or written.
 
-    A new run needs a directory that does not exist or is empty (apart from
-    temporary files of our own interrupted writes, :func:`checkpoint.is_stray`): a folder holding other files is
-    somebody's data and is never emptied. ``resume`` needs a folder holding a run.
+    A new run needs a directory that does not exist or is empty (apart from our lock
+    and temporary files of our own interrupted writes, :func:`checkpoint.is_bookkeeping`):
+    a folder holding other files is somebody's data and is never emptied. ``resume`` needs a folder holding a run.
     Either way it must be writable (probed with a temporary file).
     """
     field = "resume" if resume else "out"
     if run_dir.exists() and not run_dir.is_dir():
         checks.fail("out", "a directory for the run (this is a file)", str(run_dir))
+    if resume and not run_dir.exists():
+        checks.fail("resume", "given for an existing run directory", f"{run_dir} does not exist")
     has_run = (run_dir / checkpoint.CONFIG).exists()
     if resume and not has_run:
         checks.fail("resume", f"given for a run directory holding {checkpoint.CONFIG}", str(run_dir))
@@ -259,7 +310,7 @@ def _check_run_dir(run_dir: Path, resume: bool) -> None:
                 f"out: {str(run_dir)!r} already holds a run; pass --resume to continue it or choose another directory"
             )
         if run_dir.is_dir():
-            others = sorted(p.name for p in run_dir.iterdir() if not checkpoint.is_stray(p.name))
+            others = sorted(p.name for p in run_dir.iterdir() if not checkpoint.is_bookkeeping(p.name))
             if others:
                 checks.fail(
                     "out", "a new or empty directory (it holds files that are not a run: "
@@ -267,6 +318,8 @@ def _check_run_dir(run_dir: Path, resume: bool) -> None:
                     str(run_dir),
                 )
     check_directory(run_dir, field)
+    if resume and (run_dir / checkpoint.STATE).is_dir():  # where the next checkpoints go and old ones are deleted
+        probe_directory(run_dir / checkpoint.STATE, field, str(run_dir / checkpoint.STATE))
 
 
 def memory_estimate(cfg: TrainConfig) -> tuple[int, str, str]:
@@ -314,22 +367,24 @@ def saved_generator(config_dict: dict) -> str:
     return config_dict.get("rng", generator.DEFAULT)
 
 
-def load_run(run_dir: str | Path) -> tuple[TrainConfig, TrainState, Learner]:
-    """The config, final state and learner of a saved run (refused under another generator than its own)."""
+def load_run(run_dir: str | Path, step: int | None = None) -> tuple[TrainConfig, TrainState, Learner]:
+    """The config, final state (or that of checkpoint ``step``) and learner of a saved run (refused under
+    another generator than its own)."""
     saved = checkpoint.load_config_dict(run_dir)
     generator.check_matches(saved_generator(saved), f"the run in {run_dir}")
     cfg = TrainConfig.from_dict({**saved, "rng": saved_generator(saved)})
     learner = build_learner(cfg)
-    state = checkpoint.load_state(run_dir, init_state(cfg.environment, cfg.rmft, learner))
+    state = checkpoint.load_state(run_dir, init_state(cfg.environment, cfg.rmft, learner), step)
     return cfg, state, learner
 
 
-def load_policy_from_checkpoint(run_dir: str | Path, env: Environment, *, base: bool = False):
-    """``(policy, params)`` of the model saved in ``run_dir``, checked against ``env``.
+def load_policy_from_checkpoint(run_dir: str | Path, env: Environment, *, base: bool = False, step: int | None = None):
+    """``(policy, params)`` of the model saved in ``run_dir`` (its newest sealed checkpoint, or ``step``),
+    checked against ``env``.
 
     ``base=True`` gives the untrained model of the same config instead.
     """
-    cfg, state, learner = load_run(run_dir)
+    cfg, state, learner = load_run(run_dir, step)
     mcfg = cfg.transformer
     if mcfg.feedback != env.feedback or mcfg.actions != env.num_actions:
         raise ValueError(

@@ -17,11 +17,15 @@ The run directory of the two-process job must hold the same entries as the singl
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -56,7 +60,7 @@ def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("distributed")
     config = root / "config.json"
     config.write_text(json.dumps(CONFIG))
-    common = ["train", "--config", str(config), "--no-progress"]
+    common = ["train", "--config", str(config), "--no-progress", "--checkpoint-every", "1"]
     single = subprocess.Popen(
         distributed.module_command(*common, "--out", str(root / "single")), env=_env(2),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -130,3 +134,149 @@ def test_joining_without_a_job_is_a_one_line_error(tmp_path, capsys, monkeypatch
     assert not (tmp_path / "run").exists()
     with pytest.raises(ValueError, match="^process_id: must be < num_processes = 2"):
         distributed.initialize("127.0.0.1:1", 2, 2)
+
+
+# ----- issue 20, point 5: distributed start-up --------------------------------------------------
+
+
+@pytest.mark.parametrize("address", ["garbage", "127.0.0.1:http", "127.0.0.1:", ":1234", "127.0.0.1:0",
+                                     "127.0.0.1:70000", "::1:1234", "a b:1234", "127.0.0.1:１２"])
+def test_a_malformed_coordinator_address_is_one_line_before_jax(address, tmp_path, capsys, monkeypatch):
+    """A garbage address once gave an IndexError traceback, a port that is not a number a SIGSEGV."""
+    monkeypatch.setenv(distributed.COORDINATOR_VAR, address)
+    monkeypatch.setenv(distributed.NUM_PROCESSES_VAR, "2")
+    monkeypatch.setenv(distributed.PROCESS_ID_VAR, "1")
+    monkeypatch.setattr(jax.distributed, "initialize", lambda *a, **k: pytest.fail("JAX saw the address"))
+    assert main(["train", "--out", str(tmp_path / "run"), "--distributed"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"rmft: error: {distributed.COORDINATOR_VAR}: must be host:port") and err.count("\n") == 1
+    assert not (tmp_path / "run").exists()
+    assert distributed.coordinator("[::1]:1234") == ("::1", 1234)
+
+
+@pytest.mark.parametrize("variable, value", [(distributed.PROCESS_ID_VAR, "x"), (distributed.PROCESS_ID_VAR, "-1"),
+                                             (distributed.NUM_PROCESSES_VAR, "0"), (distributed.TIMEOUT_VAR, "soon"),
+                                             (distributed.TIMEOUT_VAR, "0")])
+def test_malformed_process_settings_are_one_line(variable, value, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv(distributed.COORDINATOR_VAR, "127.0.0.1:1234")
+    monkeypatch.setenv(distributed.NUM_PROCESSES_VAR, "2")
+    monkeypatch.setenv(distributed.PROCESS_ID_VAR, "1")
+    monkeypatch.setenv(variable, value)
+    monkeypatch.setattr(jax.distributed, "initialize", lambda *a, **k: pytest.fail("JAX saw the settings"))
+    assert main(["train", "--out", str(tmp_path / "run"), "--distributed"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rmft: error: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_a_coordinator_that_does_not_answer_is_one_line_within_the_timeout(tmp_path, capsys, monkeypatch):
+    """Once: 300 s of waiting, then an abort (exit 134) with a native stack trace."""
+    monkeypatch.setenv(distributed.COORDINATOR_VAR, f"127.0.0.1:{distributed.free_port()}")  # nobody listens
+    monkeypatch.setenv(distributed.NUM_PROCESSES_VAR, "2")
+    monkeypatch.setenv(distributed.PROCESS_ID_VAR, "1")
+    monkeypatch.setenv(distributed.TIMEOUT_VAR, "2")
+    monkeypatch.setattr(jax.distributed, "initialize", lambda *a, **k: pytest.fail("JAX was left to wait"))
+    t0 = time.monotonic()
+    assert main(["train", "--out", str(tmp_path / "run"), "--distributed"]) == 2
+    assert time.monotonic() - t0 < 10
+    err = capsys.readouterr().err
+    assert err.startswith("rmft: error: distributed: the coordinator 127.0.0.1:") and "within 2 s" in err
+    assert err.count("\n") == 1 and not (tmp_path / "run").exists()
+
+
+# ----- issue 20, point 4: the launcher as one command --------------------------------------------
+
+
+@pytest.mark.parametrize("case", ["others", "missing", "locked", "devices", "memory"])
+def test_the_launcher_checks_flags_and_the_run_folder_before_starting_any_process(case, tmp_path, capsys, monkeypatch):
+    """Once, both processes started and each printed its own refusal (``--devices 0``, a folder holding other
+    files, ...). Now the launcher refuses in one line and starts nothing."""
+    monkeypatch.setattr(distributed, "launch_local", lambda *a, **k: pytest.fail("a process was started"))
+    (tmp_path / "c.json").write_text(json.dumps(CONFIG))
+    out = tmp_path / "run"
+    argv = ["train", "--config", str(tmp_path / "c.json"), "--out", str(out), "--processes", "2", "--no-progress"]
+    field = {"others": "out", "missing": "resume", "locked": "out", "devices": "devices", "memory": "config.rmft.tasks"}
+    if case == "others":
+        out.mkdir()
+        (out / "notes.txt").write_text("somebody's")
+    elif case == "missing":
+        argv.append("--resume")
+    elif case == "devices":
+        argv += ["--devices", "0"]
+    elif case == "memory":
+        argv += ["--tasks", "100000000"]
+    if case == "locked":  # another command is writing the run
+        out = tmp_path / "locked-run"
+        argv[argv.index(str(tmp_path / "run"))] = str(out)
+    with checkpoint.run_lock(out) if case == "locked" else contextlib.nullcontext():
+        assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"rmft: error: {field[case]}: ") and err.count("\n") == 1, err
+    assert not out.exists() or case in ("others", "locked")
+
+
+def test_a_refusal_in_the_processes_is_one_line(capfd):
+    """Each process's refusal went to stderr on its own (once run together on one line); now the launcher
+    raises the first process's, and the processes print none."""
+    with pytest.raises(ValueError, match=r"^runs: must be an integer >= 1 \(got 0\)$"):
+        distributed.launch_local(distributed.module_command("evaluate", "--runs", "0", "--quiet"), 2)
+    assert "rmft: error" not in capfd.readouterr().err
+
+
+LAUNCHER = "import sys; from rmft_jax import distributed; sys.exit(distributed.launch_local(sys.argv[1:], 2, grace_s=20))"
+CHILD = """
+import os, signal, sys, time
+folder, me = sys.argv[1], os.environ["RMFT_PROCESS_ID"]
+def interrupted(signum, frame):
+    with open(os.path.join(folder, me), "w") as f:
+        f.write(os.environ.get("RMFT_QUIET_INTERRUPT", "0"))
+    os._exit(130)
+signal.signal(signal.SIGINT, interrupted)
+open(os.path.join(folder, "ready-" + me), "w").close()
+time.sleep(60)
+"""
+
+
+def test_stopping_the_launcher_interrupts_every_process(tmp_path):
+    """SIGTERM (or Ctrl-C) to the launcher: every process gets SIGINT, so an ``rmft`` process finishes its
+    checkpoint save before it exits (SIGTERM killed them wherever they were), and only process 0 says so."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[1]),
+                                                       os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen([sys.executable, "-c", LAUNCHER, sys.executable, "-c", CHILD, str(tmp_path)], env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(tmp_path.glob("ready-*"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert (tmp_path / "0").read_text() == "0" and (tmp_path / "1").read_text() == "1"
+
+
+# ----- issue 20, point 3: a multi-process run resumes as a multi-process run ---------------------
+
+
+def test_a_two_process_run_resumes_in_two_processes_bit_identical(runs, tmp_path):
+    """Once: exit 2 with JAX's "does not support cross-host device transfers", twice, placeholders unfilled.
+    The job interrupted after iteration 1 (its step 2 and metrics line 2 gone, as after a kill) resumes with
+    ``--processes 2`` to exactly the uninterrupted job's state and metrics."""
+    root, _ = runs
+    run = tmp_path / "job"
+    shutil.copytree(root / "job", run)
+    shutil.rmtree(run / checkpoint.STATE / "2")
+    lines = (run / checkpoint.METRICS).read_text().splitlines(keepends=True)
+    (run / checkpoint.METRICS).write_text(lines[0])
+    argv = ["train", "--config", str(root / "config.json"), "--no-progress", "--checkpoint-every", "1",
+            "--out", str(run), "--processes", "2", "--resume"]
+    proc = subprocess.run(distributed.module_command(*argv), env=_env(1), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    cfg, whole, learner = load_run(root / "job")
+    template = rmft.init_state(cfg.environment, cfg.rmft, learner)
+    resumed = checkpoint.load_state(run, template)
+    assert int(resumed.iteration) == 2
+    for a, b in zip(jax.tree.leaves(resumed), jax.tree.leaves(whole), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    key = ("rollout_regret_mean", "kept_regret_mean", "sft_loss_last")
+    assert [[r[k] for k in key] for r in checkpoint.read_metrics(run)] == \
+        [[r[k] for k in key] for r in checkpoint.read_metrics(root / "job")]

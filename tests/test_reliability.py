@@ -208,6 +208,13 @@ def copy_run(runs, tmp_path, name="half") -> Path:
     return dst
 
 
+def without_run_id(run: Path) -> None:
+    """Make ``run``'s config.json one from before run ids (as with every run that has a checkpoint.msgpack)."""
+    saved = json.loads((run / checkpoint.CONFIG).read_text())
+    del saved[checkpoint.RUN_ID]
+    (run / checkpoint.CONFIG).write_text(json.dumps(saved))
+
+
 def resume(cfg, run, **kw):
     return train(cfg, run, resume=True, progress=False, checkpoint_every=1, **kw)
 
@@ -307,6 +314,7 @@ def test_checkpoint_without_checksum_still_loads(runs, tmp_path):
     _, _, full, _ = runs
     run = copy_run(runs, tmp_path, "full")
     shutil.rmtree(run / checkpoint.STATE)  # a run from before Orbax: its state in checkpoint.msgpack
+    without_run_id(run)
     leaves = [np.asarray(x) for x in jax.tree.leaves(full)]
     (run / checkpoint.MSGPACK).write_bytes(
         serialization.msgpack_serialize({"leaves": {str(i): x for i, x in enumerate(leaves)}}))
@@ -333,7 +341,7 @@ def test_stray_temporary_files_are_removed_on_the_next_start(runs, tmp_path):
     fresh.mkdir()
     (fresh / ".config.json.abc.tmp").write_bytes(b"partial")  # killed during the very first write
     train(cfg, fresh, progress=False, stop_after=0)
-    assert sorted(p.name for p in fresh.iterdir()) == ["config.json", "metrics.jsonl"]
+    assert sorted(p.name for p in fresh.iterdir()) == [checkpoint.LOCK, "config.json", "metrics.jsonl"]
 
 
 def test_only_the_latest_checkpoints_are_kept(runs):
@@ -379,6 +387,7 @@ def test_an_old_msgpack_run_resumes_into_orbax_checkpoints(runs, tmp_path):
     run = copy_run(runs, tmp_path)
     half = checkpoint.load_state(run, full)
     shutil.rmtree(run / checkpoint.STATE)
+    without_run_id(run)
     payload = serialization.msgpack_serialize({"leaves": {str(i): np.asarray(x) for i, x in enumerate(jax.tree.leaves(half))}})
     old = serialization.msgpack_serialize({"format": checkpoint.FORMAT, "version": 2, "payload": payload,
                                            "sha256": hashlib.sha256(payload).hexdigest()})

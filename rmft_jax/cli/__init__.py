@@ -6,16 +6,20 @@ anywhere — a flag, a config file, a checkpoint — surfaces as a ``ValueError`
 one-line message; :func:`main` prints it and exits with code 2, without a traceback.
 So do operating-system errors (a full disk, a permission that changed mid-run) and
 running out of memory. A flag given twice is refused (``--set`` may repeat).
-Ctrl-C exits 130 (see :mod:`rmft_jax._signals`).
+Ctrl-C exits 130 (see :mod:`rmft_jax._signals`). A process started by the local launcher
+(:func:`rmft_jax.distributed.launch_local`) writes its one-line error to the file
+``$RMFT_ERROR_FILE`` instead, and the launcher prints one line for the whole job.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 COMMANDS = ("evaluate", "train", "figure", "theory", "bench")
+ERROR_FILE_VAR = "RMFT_ERROR_FILE"  # set by the launcher: where this process's one-line error goes
 
 
 class UsageError(ValueError):
@@ -79,6 +83,20 @@ def _os_message(e: OSError) -> str:
     return f"{where}: {e.strerror or type(e).__name__} (an operating-system error; nothing more was written)"
 
 
+def _error(msg: str) -> int:
+    """Report a one-line error (on stderr, or to the launcher's file) and return exit code 2."""
+    path = os.environ.get(ERROR_FILE_VAR)
+    if path:
+        try:
+            with open(path, "w") as f:
+                f.write(msg + "\n")
+            return 2
+        except OSError:
+            pass  # the launcher's folder is gone: say it here
+    print(f"rmft: error: {msg}", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``rmft argv``; returns the exit code (0, 2 for bad input, 130 for Ctrl-C).
 
@@ -95,20 +113,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = args.func(args)
     except ValueError as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        print(f"rmft: error: {msg}", file=sys.stderr)
-        return 2
+        return _error(str(e).splitlines()[0] if str(e) else type(e).__name__)
     except OSError as e:
-        print(f"rmft: error: {_os_message(e)}", file=sys.stderr)
-        return 2
+        return _error(_os_message(e))
     except MemoryError:
-        print("rmft: error: out of memory (choose smaller sizes)", file=sys.stderr)
-        return 2
+        return _error("out of memory (choose smaller sizes)")
     except RuntimeError as e:  # XLA's out-of-memory is a RuntimeError; anything else is a bug
         if "RESOURCE_EXHAUSTED" not in str(e):
             raise
-        print("rmft: error: out of device memory (choose smaller sizes)", file=sys.stderr)
-        return 2
+        return _error("out of device memory (choose smaller sizes)")
     except KeyboardInterrupt:
         print("rmft: interrupted", file=sys.stderr)
         return 130

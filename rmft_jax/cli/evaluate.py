@@ -158,15 +158,28 @@ def build_env(args: argparse.Namespace) -> Environment:
     )
 
 
-def load_checkpoint_policy(path: str, env: Environment, base: bool = False) -> tuple[Policy, Any]:
-    """``(policy, params)`` of the model trained in the run directory ``path`` (or its base model):
-    a generalist run (:mod:`rmft_jax.generalist`, any ``K`` and horizon) or a :class:`TrainConfig` run."""
+def load_checkpoint_policy(path: str, env: Environment, base: bool = False) -> tuple[Policy, Any, dict]:
+    """``(policy, params, read)`` of the model trained in the run directory ``path`` (or its base model):
+    a generalist run (:mod:`rmft_jax.generalist`, any ``K`` and horizon) or a :class:`TrainConfig` run.
+
+    ``read`` names what was read, for the result's config: ``checkpoint_step`` (the newest sealed step;
+    ``None`` for a run saved before Orbax, in one ``checkpoint.msgpack``) and ``run_id`` (``None`` for a
+    run from before run ids). Newer steps without a seal (a save in progress, or cut short) are skipped,
+    and said so on stderr."""
     from rmft_jax import checkpoint, generalist
     from rmft_jax.training import load_policy_from_checkpoint
 
-    if generalist.is_generalist(checkpoint.load_config_dict(path)):
-        return generalist.load_policy(path, env, base=base)
-    return load_policy_from_checkpoint(path, env, base=base)
+    is_generalist = generalist.is_generalist(checkpoint.load_config_dict(path))
+    step = checkpoint.latest_step(path)  # read once: a run being trained may seal a newer one meanwhile
+    load = generalist.load_policy if is_generalist else load_policy_from_checkpoint
+    policy, params = load(path, env, base=base, step=step)
+    skipped = checkpoint.unsealed_steps(path)
+    if skipped:
+        print(f"rmft: note: checkpoint: step {skipped[-1]} of {path} has no seal (a save in progress or cut short); "
+              + (f"evaluated step {step}, the newest sealed one" if step is not None else "evaluated the run's older "
+                 f"{checkpoint.MSGPACK}"), file=sys.stderr)
+    identity = checkpoint.run_identity(path)
+    return policy, params, {"checkpoint_step": step, "run_id": identity and identity[checkpoint.RUN_ID]}
 
 
 def check_output(field: str, path: str, overwrite: bool) -> None:
@@ -206,7 +219,7 @@ def run(args: argparse.Namespace) -> int:
     if args.checkpoint is not None:
         if args.policy is not None:
             checks.fail("policy", "left out when --checkpoint gives the model", args.policy)
-        policy, params = load_checkpoint_policy(args.checkpoint, env, base=args.base)
+        policy, params, read = load_checkpoint_policy(args.checkpoint, env, base=args.base)
         from rmft_jax.rollout import check_compatible
 
         check_compatible(env, policy)
@@ -215,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
         from rmft_jax.policies import make_policy
 
         name = args.policy or DEFAULT_POLICY[args.env]
-        policy, params = make_policy(name, env), None
+        policy, params, read = make_policy(name, env), None, {"checkpoint_step": None, "run_id": None}
 
     from rmft_jax.evaluation import evaluate_policy
 
@@ -226,6 +239,7 @@ def run(args: argparse.Namespace) -> int:
         env_name=args.env,
         sequence_file=None if args.sequence is None else str(Path(args.sequence).resolve()),
         checkpoint=None if args.checkpoint is None else str(Path(args.checkpoint).resolve()),
+        **read,
     )
     saved = results.to_jsonable({**result, "versions": results.versions()})
     if args.out is not None:

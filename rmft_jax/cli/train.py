@@ -85,6 +85,12 @@ def run(args: argparse.Namespace) -> int:
     cfg = build_config(args)  # bad flags and configs fail here, once, before any process starts
     generator.use(cfg.rng)  # once, before any key is made: the run draws with its config's generator
     if args.processes is not None and args.processes > 1:
+        from rmft_jax import checks
+        from rmft_jax.training import check_before_start
+
+        if args.devices is not None:
+            checks.integer("devices", args.devices, 1)
+        check_before_start(cfg, args.out, args.resume)  # once, here: no process starts on input it would refuse
         return distributed.launch_local(distributed.module_command(*_child_argv(args)), args.processes)
     if args.distributed:
         distributed.initialize()
