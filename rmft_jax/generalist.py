@@ -48,6 +48,7 @@ from rmft_jax.types import BANDIT, Array, Environment, PyTree
 
 KIND = "generalist"  # config.json's "kind": what tells a generalist run folder from a TrainConfig one
 LATER_MODEL_DEFAULTS = {"time_query": "token"}
+EVAL_SEGMENT = 32  # the first cache segment of an evaluation rollout (EquivariantBanditPolicy.decode_segment)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -324,9 +325,11 @@ def load_policy(run_dir: str | Path, env: Environment, *, base: bool = False,
 
 
 def policy_for(cfg: GeneralistConfig, graphdef, arms: int, horizon: int, temperature: float = 1.0) -> EquivariantBanditPolicy:
-    """The trained model as a policy at ``K = arms`` for rollouts of ``horizon`` rounds (refused beyond ``max_horizon``)."""
+    """The trained model as a policy at ``K = arms`` for rollouts of ``horizon`` rounds (refused beyond
+    ``max_horizon``), for evaluation: its cache grows in segments (``decode_segment``), same outputs to rounding."""
     cfg.model.check_horizon(horizon)
-    return EquivariantBanditPolicy(cfg.model, arms, graphdef, horizon=horizon, temperature=temperature)
+    return EquivariantBanditPolicy(cfg.model, arms, graphdef, horizon=horizon, temperature=temperature,
+                                   decode_segment=EVAL_SEGMENT)
 
 
 __all__ = ["GeneralistConfig", "GeneralistState", "MixturePriorBandit", "TaskMix", "bucket_of", "is_generalist", "load",

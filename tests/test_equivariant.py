@@ -65,12 +65,17 @@ def test_decode_equals_the_teacher_forced_pass(model, K):
     graphdef, params = model
     T = 33
     a, r = _history(K, T, seed=K)
-    state = eqm.init_decode(graphdef, params, K, T)
-    outs = [state.out]
-    for t in range(T - 1):
-        state = eqm.decode(graphdef, params, state, a[t], r[t])
-        outs.append(state.out)
-    np.testing.assert_allclose(jnp.stack(outs), eqm.apply(graphdef, params, a, r, K), atol=2e-5)
+
+    @jax.jit
+    def decoded(params, a, r):
+        def step(state, ar):
+            state = eqm.decode(graphdef, params, state, *ar)
+            return state, state.out
+
+        first = eqm.init_decode(graphdef, params, K, T)
+        return jnp.concatenate([first.out[None], jax.lax.scan(step, first, (a[:-1], r[:-1]))[1]])
+
+    np.testing.assert_allclose(decoded(params, a, r), eqm.apply(graphdef, params, a, r, K), atol=2e-5)
 
 
 def test_relabelling_the_arms_permutes_the_policy_exactly(model):

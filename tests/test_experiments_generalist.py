@@ -89,5 +89,5 @@ def test_generalist_quick(out):
 def test_generalist_ablation_quick(out):
     figure("generalist-ablation", out)
     data = json.loads((out / "generalist_ablation.json").read_text())
-    assert set(data["variants"]) == {"shipped", "short horizons (T = 100 only)"}
+    assert set(data["variants"]) == {"token time queries (reference)", "short horizons (T = 100 only)"}
     assert "| variant |" in (out / "generalist_ablation.md").read_text()
