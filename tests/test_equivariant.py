@@ -2,6 +2,7 @@
 and the compressed attention equal to the dense (rounds × arms) grid it replaces."""
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -16,6 +17,8 @@ from rmft_jax.rollout import run
 from rmft_jax.types import ActionSpace
 
 CFG = eqm.EquivariantConfig(width=16, heads=2, mlp_ratio=2, max_horizon=64)
+# Jitted once per (model, K): eager op-by-op passes made these tests slow.
+apply = jax.jit(eqm.apply, static_argnums=(0, 4))
 
 
 @pytest.fixture(scope="module", params=["token", "pooled"])
@@ -34,6 +37,7 @@ def _history(K, T, seed=2):
     return jax.random.randint(k1, (T,), 0, K), jax.random.normal(k2, (T,))
 
 
+@functools.partial(jax.jit, static_argnums=(0, 4))
 def _dense_grid(graphdef, params, actions, rewards, K):
     """The model written as the plain (rounds × arms) grid: every token of every arm's stream, causal attention
     over rounds within each stream, no compression. An independent reference for the fast pass."""
@@ -55,7 +59,7 @@ def _dense_grid(graphdef, params, actions, rewards, K):
 @pytest.mark.parametrize("K", [2, 7])
 def test_teacher_forced_pass_equals_the_dense_grid(model, K):
     a, r = _history(K, 40)
-    fast = eqm.apply(*model, a, r, K)
+    fast = apply(*model, a, r, K)
     assert fast.shape == (40, K)
     np.testing.assert_allclose(fast, _dense_grid(*model, a, r, K), atol=2e-5)
 
@@ -75,22 +79,22 @@ def test_decode_equals_the_teacher_forced_pass(model, K):
         first = eqm.init_decode(graphdef, params, K, T)
         return jnp.concatenate([first.out[None], jax.lax.scan(step, first, (a[:-1], r[:-1]))[1]])
 
-    np.testing.assert_allclose(decoded(params, a, r), eqm.apply(graphdef, params, a, r, K), atol=2e-5)
+    np.testing.assert_allclose(decoded(params, a, r), apply(graphdef, params, a, r, K), atol=2e-5)
 
 
 def test_relabelling_the_arms_permutes_the_policy_exactly(model):
     K, T = 6, 30
     a, r = _history(K, T, seed=5)
     perm = jnp.array([3, 0, 5, 1, 4, 2])  # arm i is called perm[i]
-    logits = eqm.apply(*model, a, r, K)
-    relabelled = eqm.apply(*model, perm[a], r, K)
+    logits = apply(*model, a, r, K)
+    relabelled = apply(*model, perm[a], r, K)
     np.testing.assert_allclose(relabelled[:, perm], logits, atol=1e-5)
 
 
 def test_one_set_of_weights_plays_any_number_of_arms(model):
     graphdef, params = model
     cfg = nnx.merge(graphdef, params).cfg
-    for K in (2, 5, 20):
+    for K in (2, 20):
         policy = EquivariantBanditPolicy(cfg, K, graphdef, horizon=12)
         assert policy.action_space == ActionSpace("bandit", K)
         traj = run(BanditEnv(arms=K, horizon=12, noise=0.5), policy, jax.random.key(K), 4, params)
@@ -100,7 +104,7 @@ def test_one_set_of_weights_plays_any_number_of_arms(model):
 
 def test_the_first_round_is_uniform_and_log_probs_normalise(model):
     a, r = _history(4, 10)
-    logp = log_probs(*model, a, r, 4)
+    logp = jax.jit(log_probs, static_argnums=(0, 4))(*model, a, r, 4)
     np.testing.assert_allclose(jnp.exp(logp).sum(-1), 1.0, atol=1e-5)
     np.testing.assert_allclose(logp[0], jnp.full(4, -jnp.log(4.0)), atol=1e-6)  # nothing read yet: symmetric
 
@@ -108,8 +112,8 @@ def test_the_first_round_is_uniform_and_log_probs_normalise(model):
 def test_sft_loss_is_the_mean_nll_of_the_kept_actions(model):
     graphdef, params = model
     a, r = _history(3, 9)
-    value, aux = sft_loss(graphdef, 3)(params, a[None], r[None])
-    logp = log_probs(graphdef, params, a, r, 3)
+    value, aux = jax.jit(sft_loss(graphdef, 3))(params, a[None], r[None])
+    logp = jax.jit(log_probs, static_argnums=(0, 4))(graphdef, params, a, r, 3)
     np.testing.assert_allclose(value, -jnp.mean(logp[jnp.arange(9), a]), rtol=1e-6)
     assert aux["nll"] == value
 

@@ -308,6 +308,7 @@ from rmft_jax.config import TrainConfig
 from rmft_jax.rmft import init_state
 from rmft_jax.training import build_learner
 
+signal.signal(signal.SIGINT, signal.SIG_DFL)  # as a user starts it (a background shell may have left SIGINT ignored)
 _signals.install()
 cfg = TrainConfig.from_dict({"env": {"name": "mab", "arms": 3, "horizon": 5}, "model": {"layers": 1, "heads": 1, "width": 8}})
 state = init_state(cfg.environment, cfg.rmft, build_learner(cfg))._replace(iteration=1)
