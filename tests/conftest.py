@@ -9,6 +9,7 @@ It changes no result: a cached executable is the same compiled program.
 from __future__ import annotations
 
 import tempfile
+from pathlib import Path
 
 import jax
 import pytest
@@ -30,3 +31,27 @@ def figure(name, out, *extra):
     from rmft_jax.cli import main
 
     assert main(["figure", name, "--quick", "--out", str(out), "--no-progress", *extra]) == 0
+
+
+def cli(argv, capsys):
+    """``rmft ARGV`` in this process: ``(exit code, stdout, stderr)`` (argparse's own exits included)."""
+    from rmft_jax.cli import main
+
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as e:  # argparse's own errors
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    """Every file (bytes) and folder under ``root``, by relative path: what a refused command must leave as it was."""
+    return {str(p.relative_to(root)): (p.read_bytes() if p.is_file() else b"<dir>") for p in sorted(root.rglob("*"))}
+
+
+def assert_refused(code, out, err, field):
+    """Exit code 2, one line on stderr naming ``field``, no traceback, nothing on stdout."""
+    assert code == 2, err
+    assert err.startswith(f"rmft: error: {field}") and err.count("\n") == 1, err
+    assert "Traceback" not in err and out == ""

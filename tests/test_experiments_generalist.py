@@ -21,6 +21,7 @@ from rmft_jax.policies import make_policy
 FIGURES = Path(__file__).resolve().parents[1] / "figures"
 
 
+@pytest.mark.figures  # about a minute: the figures tier, which CI runs after the default one
 def test_quick_recipe_learns_and_keeps_exploring():
     """The quick recipe (20 iterations on K ∈ {2, 5}, T = 50) against its own base model at K = 5, T = 100 (200 runs).
 
@@ -58,8 +59,9 @@ def test_the_committed_model_is_arm_equivariant_at_any_k():
         a = jax.random.randint(k1, (T,), 0, K)
         r = 0.5 * jax.random.normal(k2, (T,)) + 0.5
         perm = jax.random.permutation(k3, K)
-        logits = eqm.apply(graphdef, state.params, a, r, K)
-        np.testing.assert_allclose(eqm.apply(graphdef, state.params, perm[a], r, K)[:, perm], logits, atol=1e-4)
+        apply = jax.jit(eqm.apply, static_argnums=(0, 4))
+        logits = apply(graphdef, state.params, a, r, K)
+        np.testing.assert_allclose(apply(graphdef, state.params, perm[a], r, K)[:, perm], logits, atol=1e-4)
 
 
 def test_the_committed_results_match_the_committed_run():

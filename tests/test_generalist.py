@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from rmft_jax import generalist as gl
-from rmft_jax.cli import main
+from conftest import cli
 from rmft_jax.models.equivariant import EquivariantConfig
 from rmft_jax.rmft import RMFTConfig
 
@@ -82,15 +82,6 @@ def test_config_round_trips_and_bad_values_are_one_line_errors():
         gl.GeneralistConfig.from_dict({**d, "kind": "mab"})
     with pytest.raises(ValueError, match=r"horizon: must be <= max_horizon = 64"):
         gl.GeneralistConfig(model=TINY.model, mix=gl.TaskMix(horizons=(100,)))
-
-
-def cli(args, capsys):
-    try:
-        code = main(args)
-    except SystemExit as e:
-        code = e.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.mark.parametrize("arms, horizon", [(2, 5), (7, 20)])

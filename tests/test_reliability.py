@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from rmft_jax import checkpoint, results
-from rmft_jax.cli import main
+from conftest import assert_refused, cli, snapshot
 from rmft_jax.config import TrainConfig
 from rmft_jax.training import train
 
@@ -34,25 +34,6 @@ TINY = {
     "seed": 0,
 }
 REPO = Path(__file__).resolve().parents[1]
-
-
-def cli(argv, capsys):
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as e:  # argparse's own errors
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def snapshot(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): (p.read_bytes() if p.is_file() else b"<dir>") for p in sorted(root.rglob("*"))}
-
-
-def assert_refused(code, out, err, field):
-    assert code == 2, err
-    assert err.startswith(f"rmft: error: {field}") and err.count("\n") == 1, err
-    assert "Traceback" not in err and out == ""
 
 
 @pytest.fixture
