@@ -173,11 +173,15 @@ class EquivariantTransformer(nnx.Module):
         self.head = nnx.Linear(w, 1, kernel_init=nnx.initializers.normal(0.02), rngs=rngs)
 
     # --- pieces ----------------------------------------------------------------------
+    def _split_heads(self, qkv: nnx.Linear, x: Array) -> tuple[Array, Array, Array]:
+        """``q, k, v`` ``(..., heads, head_dim)`` of the (normalised) residual ``x`` ``(..., W)``."""
+        q, k, v = jnp.split(qkv(x), 3, axis=-1)
+        shape = x.shape[:-1] + (self.cfg.heads, self.cfg.head_dim)
+        return q.reshape(shape), k.reshape(shape), v.reshape(shape)
+
     def time_qkv_of(self, e: Array) -> tuple[Array, Array, Array]:
         """Time-attention ``q, k, v`` ``(..., heads, head_dim)`` of embeddings ``e`` ``(..., W)``."""
-        q, k, v = jnp.split(self.time_qkv(self.ln_time(e)), 3, axis=-1)
-        shape = e.shape[:-1] + (self.cfg.heads, self.cfg.head_dim)
-        return q.reshape(shape), k.reshape(shape), v.reshape(shape)
+        return self._split_heads(self.time_qkv, self.ln_time(e))
 
     def constants(self) -> Constants:
         e_null = self.embed(jnp.asarray(NULL_TOKEN))
@@ -191,9 +195,7 @@ class EquivariantTransformer(nnx.Module):
         time-attention read-out ``attended`` ``(..., K, heads, head_dim)``: the rest of the block."""
         x = e + self.time_out(attended.reshape(attended.shape[:-2] + (-1,)))
         x = x + self.mlp1_out(jax.nn.gelu(self.mlp1_in(self.ln_mlp1(x)), approximate=True))
-        q, k, v = jnp.split(self.arm_qkv(self.ln_arm(x)), 3, axis=-1)
-        shape = x.shape[:-1] + (self.cfg.heads, self.cfg.head_dim)
-        q, k, v = q.reshape(shape), k.reshape(shape), v.reshape(shape)
+        q, k, v = self._split_heads(self.arm_qkv, self.ln_arm(x))
         scores = jnp.einsum("...ahd,...bhd->...hab", q, k) / math.sqrt(self.cfg.head_dim)
         mixed = jnp.einsum("...hab,...bhd->...ahd", jax.nn.softmax(scores, axis=-1), v)
         x = x + self.arm_out(mixed.reshape(x.shape))
