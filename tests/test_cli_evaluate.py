@@ -14,6 +14,7 @@ from rmft_jax.envs import OnlineEnv
 
 T, RUNS = 12, 6
 TINY = ["--horizon", str(T), "--runs", str(RUNS), "--bootstrap", "100", "--quiet"]
+SHOWN = TINY[:-1]  # the same sizes, printing its table
 CONTRACT = (
     "config",
     "versions",
@@ -83,6 +84,36 @@ def test_mab_contract_and_plot(tmp_path, capsys):
     assert (cfg["horizon"], cfg["runs"], cfg["seed"], cfg["env_name"]) == (T, RUNS, 0, "mab")
     assert "jax" in r["versions"]
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_stdout_is_a_table_and_the_paths_written(tmp_path, capsys):
+    out, plot = tmp_path / "r.json", tmp_path / "r.png"
+    argv = ["evaluate", "--env", "mab", "--arms", "3", "--policy", "thompson", *SHOWN]
+    code, stdout, err = cli([*argv, "--out", str(out), "--plot", str(plot)], capsys)
+    assert code == 0, err
+    lines = stdout.splitlines()
+    assert lines[0] == f"thompson on mab (K=3, T={T}, runs={RUNS}, seed=0)"
+    assert lines[1].split()[:2] == ["method", "regret(T)"] and "SuffFailFreq(T/2)" in lines[1]
+    assert lines[3].split()[:2] == ["thompson", f"{load(out)['final_regret_mean']:.4g}"]
+    assert lines[4:] == ["wrote:", f"  {out}", f"  {plot}"]
+    # Nothing saved: the table, and how to keep the result.
+    code, stdout, err = cli(["evaluate", "--env", "fol-ball", "--dim", "2", "--policy", "ftrl", *SHOWN], capsys)
+    assert code == 0, err
+    assert "p_trend" in stdout.splitlines()[1] and stdout.splitlines()[-1].startswith("nothing saved")
+
+
+def test_json_prints_the_result_file_and_quiet_prints_nothing(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    argv = ["evaluate", "--env", "mab", "--arms", "3", *SHOWN]
+    code, stdout, err = cli([*argv, "--out", str(out), "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(stdout) == load(out)
+    assert stdout == out.read_text()  # the same text, byte for byte
+    code, stdout, err = cli([*argv, "--quiet", "--out", str(tmp_path / "q.json")], capsys)
+    assert (code, stdout, err) == (0, "", "")
+    code, stdout, err = cli([*argv, "--json", "--quiet"], capsys)
+    assert code == 2 and stdout == "" and err.count("\n") == 1
+    assert err.startswith("rmft: error: argument --quiet: not allowed with argument --json"), err
 
 
 def test_same_seed_same_numbers_and_no_silent_overwrite(tmp_path, capsys):

@@ -2,12 +2,15 @@
 
 Every flag is validated, and the output paths are checked, before any computation;
 bad input is a one-line ``ValueError`` (exit code 2) and writes nothing. The JSON
-schema is documented in ``docs/evaluate.md``.
+schema is documented in ``docs/evaluate.md``. On stdout: a table of the result and the
+paths written (:mod:`rmft_jax.cli.report`); ``--json`` prints the JSON (what ``--out``
+holds) instead, ``--quiet`` prints nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from rmft_jax import checks, generator
+from rmft_jax.cli import report
 from rmft_jax.envs import make_env
 from rmft_jax.envs.bandit import PRIORS, REWARDS
 from rmft_jax.envs.nonstationary import DRIFTS
@@ -78,7 +82,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, metavar="FILE.json", help="write the result here")
     p.add_argument("--plot", default=None, metavar="FILE.png", help="draw the result here (.png, .pdf or .svg)")
     p.add_argument("--overwrite", action="store_true", help="replace existing --out / --plot files")
-    p.add_argument("--quiet", action="store_true", help="no progress bar and no summary on stdout")
+    shown = p.add_mutually_exclusive_group()
+    shown.add_argument("--json", action="store_true",
+                       help="print the result as JSON (the --out file's content, for scripts) instead of a table")
+    shown.add_argument("--quiet", action="store_true", help="no progress bar and nothing on stdout")
     p.set_defaults(func=run)
     return p
 
@@ -246,18 +253,9 @@ def run(args: argparse.Namespace) -> int:
         results.save_json(args.out, saved, overwrite=args.overwrite, field="out")
     if args.plot is not None:
         plotting.plot_evaluation(saved, args.plot)
-    if not args.quiet:
-        lo, hi = result["final_regret_ci"]
-        line = (
-            f"{name} on {args.env} (T={env.horizon}, runs={runs}): final regret {result['final_regret_mean']:.4g} "
-            f"[{lo:.4g}, {hi:.4g}], beta_hat={result['beta_hat']:.3g}, p_reg={result['p_reg']:.3g}, "
-            f"p_trend={result['p_trend']:.3g}"
-        )
-        if result["suff_fail_freq"] is not None:
-            line += (
-                f", SuffFailFreq(T/2)={result['suff_fail_freq_half']:.3g}"
-                f", K*MinFrac(T)={result['k_min_frac_final']:.3g}"
-                f", GreedyFrac={result['greedy_frac']:.3g}"
-            )
-        print(line, file=sys.stdout)
+    if args.json:
+        print(json.dumps(saved, indent=1))
+    elif not args.quiet:
+        paths = [getattr(args, field) for field in ("out", "plot") if getattr(args, field) is not None]
+        print(report.evaluation(saved, name, paths))
     return 0
