@@ -1,7 +1,16 @@
-"""What ``rmft evaluate`` and ``rmft figure`` print for a person: the tables of rmft_jax.cli.report."""
+"""What ``rmft evaluate`` and ``rmft figure`` print for a person: the tables of rmft_jax.cli.report, and
+``rmft figure``'s three outputs (table and paths written, ``--json``, ``--quiet``) on a stand-in figure."""
 
 from __future__ import annotations
 
+import json
+import types
+from pathlib import Path
+
+import pytest
+from conftest import assert_refused, cli
+
+from rmft_jax import experiments
 from rmft_jax.cli import report
 
 
@@ -98,3 +107,50 @@ def test_evaluation_report():
     assert lines[3].split()[0] == "thompson" and "vs Thompson" not in lines[1]  # no ratio of a row to itself
     assert lines[-3:] == ["wrote:", "  r.json", "  r.png"]
     assert "nothing saved" in report.evaluation(result, "thompson", []).splitlines()[-1]
+
+
+# ``rmft figure`` on a stand-in experiment: the command's outputs without a figure's computation.
+SUMMARY = {"results": None, "summary": BANDIT, "timing": {"total_s": 1.5, "device": "cpu:cpu"}}
+
+
+@pytest.fixture
+def stand_in(monkeypatch):
+    """``rmft figure fig2`` runs a stand-in that writes fig2.json, fig2.md and a run folder's file."""
+
+    def run(out_dir, quick=False, overwrite=False, progress=True):
+        out = Path(out_dir)
+        (out / "runs" / "fig2-abc" / "step").mkdir(parents=True, exist_ok=True)
+        (out / "runs" / "fig2-abc" / "step" / "params").write_text("p")
+        summary = dict(SUMMARY, results=str(out / "fig2.json"))
+        (out / "fig2.json").write_text(json.dumps(summary))
+        (out / "fig2.md").write_text("table")
+        return summary
+
+    monkeypatch.setattr(experiments, "get", lambda name: types.SimpleNamespace(run=run))
+
+
+def test_figure_prints_a_table_and_the_paths_written(stand_in, tmp_path, capsys):
+    (tmp_path / "untouched.txt").write_text("old")
+    code, out, err = cli(["figure", "fig2", "--quick", "--out", tmp_path], capsys)
+    assert code == 0, err
+    head, table, timing, wrote = out.rstrip("\n").split("\n\n")
+    assert head == "fig2 (quick mode)"
+    assert table == report.method_table(BANDIT)
+    assert timing == "timing: total_s 1.5, device cpu:cpu"
+    assert wrote.splitlines() == ["wrote:", f"  {tmp_path / 'fig2.json'}", f"  {tmp_path / 'fig2.md'}",
+                                  f"  {tmp_path / 'runs' / 'fig2-abc'}/"]
+
+
+def test_figure_json_prints_the_summary_and_quiet_prints_nothing(stand_in, tmp_path, capsys):
+    code, out, err = cli(["figure", "fig2", "--out", tmp_path / "a", "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out) == json.loads((tmp_path / "a" / "fig2.json").read_text())
+    code, out, err = cli(["figure", "fig2", "--out", tmp_path / "b", "--quiet"], capsys)
+    assert (code, out) == (0, "")
+    assert (tmp_path / "b" / "fig2.json").is_file()
+
+
+def test_figure_json_and_quiet_together_are_refused(stand_in, tmp_path, capsys):
+    code, out, err = cli(["figure", "fig2", "--out", tmp_path, "--json", "--quiet"], capsys)
+    assert_refused(code, out, err, "argument --quiet")
+    assert list(tmp_path.iterdir()) == []

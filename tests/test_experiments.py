@@ -11,8 +11,11 @@ from rmft_jax.cli import main
 from rmft_jax.experiments import horizons
 
 
-def test_fig2_quick(out):
+def test_fig2_quick(out, capsys):
     figure("fig2", out)
+    printed = capsys.readouterr().out  # a table a person reads, then the files written
+    assert printed.startswith("fig2 (quick mode)\n\nmethod ") and "\nrmft " in printed and "\nthompson " in printed
+    assert f"wrote:\n  {out / 'fig2.json'}\n" in printed
     data = json.loads((out / "fig2.json").read_text())
     assert set(data["methods"]) == {"rmft", "base", "ucb", "thompson", "greedy"}
     for m in data["methods"].values():
