@@ -7,8 +7,8 @@ final regret, SuffFailFreq(t), K·MinFrac(t); a table of β̂, p_reg and p_trend
 
 Reconstruction: the paper's numbers and hyper-parameters are not available to us.
 K = 5, means ~ U[0, 1] and the training horizon 25 follow the hints in our notes;
-the noise level and the RMFT settings are ours (see ``TRAIN`` and the README's
-collapse ablation). The model is evaluated as trained: sampling at its rollout
+the noise level and the RMFT settings are ours (see ``TRAIN`` and the collapse
+ablation, ``docs/results/ablation.md``). The model is evaluated as trained: sampling at its rollout
 temperature, on fresh instances, with the same seed for every method.
 """
 
