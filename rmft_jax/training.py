@@ -41,9 +41,9 @@ from rmft_jax.models.policy import (
     online_policy_loss,
     online_raw_outputs,
 )
-from rmft_jax.models.transformer import init_model
+from rmft_jax.models.transformer import TransformerConfig, init_model
 from rmft_jax.results import check_directory, probe_directory, to_jsonable
-from rmft_jax.rmft import Learner, TrainState, init_state
+from rmft_jax.rmft import Learner, RMFTConfig, TrainState, init_state
 from rmft_jax.types import BANDIT, Array, Environment
 
 
@@ -90,22 +90,47 @@ def model_policy(
     The key/value cache is sized to the horizon, so a decode step costs what the
     rollout needs and no more.
     """
-    mcfg = cfg.transformer
     horizon = cfg.environment.horizon if horizon is None else horizon
-    if mcfg.feedback == BANDIT:
-        t = cfg.rmft.temperature if temperature is None else temperature
-        return BanditTransformerPolicy(cfg=mcfg, graphdef=graphdef, temperature=t, horizon=horizon)
+    t = cfg.rmft.temperature if temperature is None else temperature
     s = cfg.rmft.explore_std if explore_std is None else explore_std
-    return OnlineTransformerPolicy(cfg=mcfg, graphdef=graphdef, explore_std=s, horizon=horizon)
+    return _transformer_policy(cfg.transformer, graphdef, horizon, t, s)
+
+
+def _transformer_policy(mcfg, graphdef, horizon: int, temperature: float, explore_std: float):
+    if mcfg.feedback == BANDIT:
+        return BanditTransformerPolicy(cfg=mcfg, graphdef=graphdef, temperature=temperature, horizon=horizon)
+    return OnlineTransformerPolicy(cfg=mcfg, graphdef=graphdef, explore_std=explore_std, horizon=horizon)
 
 
 def build_learner(cfg: TrainConfig) -> Learner:
     """Policy, SFT loss and base weights for ``cfg`` (see :class:`rmft_jax.rmft.Learner`)."""
-    graphdef, params = base_params(cfg)
-    mcfg = cfg.transformer
-    policy = model_policy(cfg, graphdef)
-    beta = cfg.rmft.entropy_bonus
-    temperature = cfg.rmft.temperature
+    return learner_for(cfg.environment, cfg.transformer, cfg.rmft, cfg.seed)
+
+
+def learner_for(env: Environment, model: TransformerConfig, rmft: RMFTConfig, seed: int = 0) -> Learner:
+    """The Transformer's learner for any environment behind the :class:`~rmft_jax.types.Environment`
+    contract, including one that is not in the registry (what :func:`build_learner` builds for a config).
+
+    Args:
+      env: the environment it will be trained on (its horizon sizes the rollout policy's cache).
+      model: the model's shape; its ``feedback`` and ``actions`` must be the environment's.
+      rmft: the RMFT settings the loss and the rollout policy read (``temperature``,
+        ``explore_std``, ``entropy_bonus``, ``online_target``).
+      seed: the base model's weights are those :func:`train` draws for this seed.
+    Returns:
+      a :class:`rmft_jax.rmft.Learner` for :func:`rmft_jax.rmft.make_iteration` /
+      :func:`rmft_jax.rmft.train_scan`. Raises a one-line ``ValueError`` on a mismatch.
+    """
+    if (model.feedback, model.actions) != (env.feedback, env.num_actions):
+        raise ValueError(
+            f"model: must be built for the environment's {env.feedback} feedback with {env.num_actions} actions "
+            f"(got {model.feedback} feedback with {model.actions})"
+        )
+    graphdef, params = init_model(model, seed_keys(seed)[0])
+    mcfg = model
+    policy = _transformer_policy(model, graphdef, env.horizon, rmft.temperature, rmft.explore_std)
+    beta = rmft.entropy_bonus
+    temperature = rmft.temperature
 
     if mcfg.feedback == BANDIT:
 
@@ -115,7 +140,7 @@ def build_learner(cfg: TrainConfig) -> Learner:
             entropy = -jnp.mean(jnp.sum(jnp.exp(logp) * logp, axis=-1))
             return nll - beta * entropy, {"nll": nll, "entropy": entropy}
 
-    elif cfg.rmft.online_target == "outputs":
+    elif rmft.online_target == "outputs":
 
         def loss(params, policies, rewards):
             raw = jax.vmap(lambda r: online_raw_outputs(graphdef, params, r))(rewards)
@@ -415,4 +440,4 @@ def _first_difference(a, b, prefix="") -> str:
     return f"{prefix.rstrip('.')}: saved {a!r}, given {b!r}"
 
 
-__all__ = ["build_learner", "check_memory", "memory_estimate", "train", "load_run", "load_policy_from_checkpoint", "base_params", "model_policy"]
+__all__ = ["build_learner", "learner_for", "check_memory", "memory_estimate", "train", "load_run", "load_policy_from_checkpoint", "base_params", "model_policy"]

@@ -215,3 +215,19 @@ def test_shared_env_noise_gives_rollouts_of_a_task_one_reward_sequence():
     np.testing.assert_array_equal(np.asarray(shared.feedback[:, 0]), np.asarray(own.feedback[:, 0]))
     assert not np.array_equal(np.asarray(own.feedback[:, 1]), np.asarray(own.feedback[:, 0]))
     assert not np.array_equal(np.asarray(shared.feedback[0, 0]), np.asarray(shared.feedback[1, 0]))
+
+
+def test_learner_for_is_build_learner_without_a_config():
+    """``learner_for(env, model, rmft, seed)`` is what ``build_learner`` builds for a config (the same
+    base weights and policy), serves an environment outside the registry, and refuses a model of
+    another feedback or action count."""
+    from rmft_jax.models.transformer import TransformerConfig
+    from rmft_jax.training import learner_for
+
+    cfg = TrainConfig.from_dict(TINY)
+    a, b = build_learner(cfg), learner_for(cfg.environment, cfg.transformer, cfg.rmft, cfg.seed)
+    assert a.policy == b.policy
+    for x, y in zip(jax.tree.leaves(a.base_params), jax.tree.leaves(b.base_params)):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    with pytest.raises(ValueError, match="model: must be built for the environment's bandit feedback with 3 actions"):
+        learner_for(cfg.environment, TransformerConfig(actions=4, layers=1, heads=1, width=8), cfg.rmft)

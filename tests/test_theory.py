@@ -6,6 +6,8 @@ sample at hand, so a wrong η*, a wrong loss or a broken symmetry makes them fai
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import math
 import warnings
@@ -172,6 +174,136 @@ def test_symmetric_class_minimiser_has_no_quadratic_term():
     assert eig.min() > 0.1
     assert abs(t[1]) < 4 * se[1]
     assert abs(t[0] - es.value) < 4 * math.hypot(se[0], es.stderr)
+
+
+# ----------------------------------------------------------------------------- Lemma 3: the gradient at A = η*I, w = v = 0
+
+
+def _lemma3_group(domain: str, d: int) -> list[np.ndarray]:
+    """A finite subgroup H of the symmetry group under which the sample is symmetrised exactly.
+
+    Ball: the signed permutations (2^d d! maps). They contain ``−I``, and a matrix that
+    commutes with all of them is a multiple of ``I``: the two facts Lemma 3's moment
+    argument uses (theory/no_regret.md §4). Simplex: the permutations times
+    ``{I, I − 2·11ᵀ/d}``; the reflection flips each ``R_s``'s component along ``1``, which
+    the softmax and the argmax labels do not see (the independence step of the argument).
+    """
+    perms = [np.eye(d)[list(p)] for p in itertools.permutations(range(d))]
+    if domain == "ball":
+        signs = [np.diag(s) for s in itertools.product((1.0, -1.0), repeat=d)]
+        return [D @ P for D in signs for P in perms]
+    flip = np.eye(d) - 2.0 * np.ones((d, d)) / d
+    return [F @ P for F in (np.eye(d), flip) for P in perms]
+
+
+def _lemma3_sample(domain: str, horizon: int, draws: int, key):
+    """``draws`` environments of the training law, each replaced by its H-orbit (float64).
+
+    The law is invariant under H, so the orbit sample is a sample of it; its empirical
+    moments have the symmetry of the population ones exactly, up to float rounding.
+    Labels are recomputed from the mapped ``μ`` (as in the invariance test).
+    """
+    s = th.TheorySetting(domain=domain, horizon=horizon)
+    mu, R = sample_batch(key, s, draws)
+    H = np.stack(_lemma3_group(domain, s.dim))  # (|H|, d, d)
+    mu = np.einsum("gij,nj->gni", H, np.asarray(mu)).reshape(-1, s.dim)
+    R = np.einsum("gij,ntj->gnti", H, np.asarray(R)).reshape(-1, horizon, s.dim)
+    y = jax.jit(jax.vmap(lambda m, r: th.make_labels(m, r, s)))(mu, R)
+    return s, jnp.asarray(mu), jnp.asarray(R), y
+
+
+def _sample_eta_hat(R, y, domain: str, lo: float, hi: float) -> float:
+    """The minimiser of the sample's ``L(map_Π(η S))`` by bisection on its derivative, to the last bit.
+
+    On the ball the sample derivative jumps only downwards (a sequence leaving the
+    inside of the ball at ``η = 1/‖S‖``), so the sign change bisection closes on is a
+    continuous zero crossing: a minimiser with derivative 0, not a kink.
+    """
+    loss = lambda e, R, y: jnp.mean(jax.vmap(lambda r, yy: th.family_loss(e, r, yy, domain))(R, y))  # noqa: E731
+    dloss = jax.jit(jax.grad(loss))  # R, y are arguments, not constants folded into the program
+    assert float(dloss(lo, R, y)) < 0 < float(dloss(hi, R, y))
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if mid in (lo, hi):
+            break
+        lo, hi = (mid, hi) if float(dloss(mid, R, y)) < 0 else (lo, mid)
+    return lo
+
+
+@functools.partial(jax.jit, static_argnames=("domain",))
+def _lemma3_ratios(params, R, y, domain: str):
+    per = jax.vmap(jax.grad(th.sequence_loss), in_axes=(None, 0, 0, None))(params, R, y, domain)
+    return [jnp.max(jnp.abs(jnp.mean(g, 0)) / (jnp.mean(jnp.abs(g), 0) + 1e-300)) for g in jax.tree.leaves(per)]
+
+
+def _lemma3_relative_gradient(params, R, y, domain: str) -> float:
+    """``max_j |∂L̂/∂θ_j| / mean_i |∂ℓ_i/∂θ_j|``: the sample gradient over the size of the per-sequence ones."""
+    return float(max(_lemma3_ratios(params, R, y, domain)))
+
+
+def _lemma3_unfixed_point(eta: float, d: int, b: float = 0.7) -> dict:
+    """A point with ``A = ηI``, ``w = 0``, ``v = 0`` that the group does *not* fix (averaging over
+    the group proves nothing there): ``K ≠ 0`` with ``Kᵀq̃ = 0``, ``Q ≠ 0``, ``b = ⟨k, q̃⟩ ≠ 1``."""
+    rng = np.random.default_rng(0)
+    Q, q = rng.normal(size=(d, d)), rng.normal(size=d)
+    q_tilde = Q @ (np.ones(d) / math.sqrt(d)) + q
+    u = rng.normal(size=d)
+    u -= (u @ q_tilde) / (q_tilde @ q_tilde) * q_tilde  # u ⊥ q̃, so w = Kᵀq̃ = 0
+    K = np.outer(u, rng.normal(size=d))
+    k = b * q_tilde / (q_tilde @ q_tilde)
+    return {n: jnp.asarray(a) for n, a in
+            {"V": eta / b * np.eye(d), "v": np.zeros(d), "K": K, "k": k, "Q": Q, "q": q}.items()}
+
+
+@pytest.mark.parametrize("domain", ["ball", "simplex"])
+def test_loss_gradient_vanishes_where_lemma_3_says(domain):
+    """Lemma 3 (theory/no_regret.md §4): ∇_θ L = 0 at every θ with A = η*I, w = 0, v = 0.
+
+    The moment argument needs only three moments at g = η*S: E r_t = 0, E[M_t r_t] = 0 and
+    Σ_t E[r_t S_tᵀ] = 0 (r_t the loss's gradient in the output). The first two, and the
+    form αI (ball) / αP⊥ (simplex) of the third, come from the symmetry, so they hold
+    *exactly* on a sample symmetrised under a finite subgroup (:func:`_lemma3_group`);
+    α = 0 holds at the sample's own minimiser η̂ of the 1-D problem. So the sample
+    gradient must vanish to float rounding there, at the G-fixed `structured_params`
+    and at a point the group does not fix, and it must not vanish when η or w moves.
+
+    Tolerance, from float precision: in float64 (ε = 2.2e-16), a mean of N terms
+    computed in any order errs by at most about N·ε times the mean of their absolute
+    values (Higham, *Accuracy and Stability*, §4.2); every gradient entry here is a sum
+    over N = sequences · T · d terms (3072 · 25 · 3 ≈ 2.3e5), so we require
+    |mean| ≤ N·ε·mean|term| (≈ 5e-11 relative; measured: 1e-16 to 2e-15). Without the
+    symmetry the sample mean would be off by its Monte-Carlo error, ~1/√draws ≈ 0.1
+    relative; off the structure the gradient is above 1e-3 relative (measured: 0.2 to 0.6). η̂ itself must agree with `eta_star` (the population η*) within
+    4 standard errors of the sample minimiser (delta method over the independent orbits).
+    """
+    horizon, draws = 25, {"ball": 64, "simplex": 256}[domain]
+    with jax.enable_x64(True):
+        s, mu, R, y = _lemma3_sample(domain, horizon, draws, jax.random.key(31))
+        es = th.eta_star(s, **QUICK_ETA)
+        eta = _sample_eta_hat(R, y, domain, 0.5 * es.value, 2.0 * es.value)
+        n_terms = R.shape[0] * horizon * s.dim
+        tol = n_terms * float(jnp.finfo(jnp.float64).eps)
+
+        at_fixed = _lemma3_relative_gradient(structured_params(eta, s.dim), R, y, domain)
+        unfixed = _lemma3_unfixed_point(eta, s.dim)
+        e = th.effective(unfixed, domain)
+        assert abs(float(e.eta) - eta) < 1e-12 and float(e.vanishing_norm) < 1e-12
+        at_unfixed = _lemma3_relative_gradient(unfixed, R, y, domain)
+        moved_eta = _lemma3_relative_gradient(structured_params(1.25 * eta, s.dim), R, y, domain)
+        K = unfixed["K"] + 0.05 * jax.random.normal(jax.random.key(2), unfixed["K"].shape, jnp.float64)
+        moved_w = _lemma3_relative_gradient({**unfixed, "K": K}, R, y, domain)
+
+        # η̂ against the population η*: its standard error from the orbits' derivatives at η̂.
+        fam = lambda e_, r, yy: th.family_loss(e_, r, yy, domain)  # noqa: E731
+        per_sequence = jax.jit(jax.vmap(jax.grad(fam), in_axes=(None, 0, 0)))
+        per = np.asarray(per_sequence(eta, R, y)).reshape(-1, draws).mean(0)  # one value per orbit
+        curvature = float(jnp.mean(per_sequence(1.1 * eta, R, y) - per_sequence(0.9 * eta, R, y))) / (0.2 * eta)
+        se = per.std(ddof=1) / math.sqrt(draws) / curvature
+    print(f"{domain}: eta_hat {eta:.6f} eta* {es.value:.6f} (se {se:.4f}); relative gradient: structured "
+          f"{at_fixed:.2e}, not G-fixed {at_unfixed:.2e}, 1.25 eta {moved_eta:.2e}, w != 0 {moved_w:.2e}; tol {tol:.2e}")
+    assert at_fixed <= tol and at_unfixed <= tol
+    assert moved_eta > 1e-3 and moved_w > 1e-3
+    assert abs(eta - es.value) < 4 * math.hypot(se, es.stderr)
 
 
 # ----------------------------------------------------------------------------- regret bound
