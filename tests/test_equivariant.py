@@ -21,11 +21,15 @@ CFG = eqm.EquivariantConfig(width=16, heads=2, mlp_ratio=2, max_horizon=64)
 apply = jax.jit(eqm.apply, static_argnums=(0, 4))
 
 
-@pytest.fixture(scope="module", params=["token", "pooled"])
+FORMS = {"token": {"time_query": "token"}, "pooled": {"time_query": "pooled"},
+         "decay": {"time_query": "pooled", "recency": "decay"}}
+
+
+@pytest.fixture(scope="module", params=list(FORMS))
 def model(request):
     """Random weights, pushed away from the near-uniform initialisation so that every path matters; both
-    kinds of time-attention query."""
-    graphdef, params = eqm.init_model(dataclasses.replace(CFG, time_query=request.param), jax.random.key(0))
+    kinds of time-attention query, and pooled queries with the learned recency decay."""
+    graphdef, params = eqm.init_model(dataclasses.replace(CFG, **FORMS[request.param]), jax.random.key(0))
     leaves, tree = jax.tree.flatten(params)
     keys = jax.random.split(jax.random.key(1), len(leaves))
     params = jax.tree.unflatten(tree, [x + 0.3 * jax.random.normal(k, x.shape) for x, k in zip(leaves, keys)])
@@ -51,6 +55,8 @@ def _dense_grid(graphdef, params, actions, rewards, K):
     if m.cfg.time_query == "pooled":  # every token queries with the null token's query
         q = jnp.broadcast_to(m.time_qkv_of(m.embed(jnp.zeros(3)))[0], q.shape)
     scores = jnp.einsum("takd,uakd->aktu", q, k) / np.sqrt(m.cfg.head_dim)
+    rows = jnp.arange(T, dtype=jnp.float32)  # ALiBi-style recency: -m_h (t - u), zero without it
+    scores = scores - m.slopes()[:, None, None] * (rows[:, None] - rows[None, :])
     causal = jnp.tril(jnp.ones((T, T), bool))
     att = jax.nn.softmax(jnp.where(causal, scores, -jnp.inf), axis=-1)
     return m.after_time(e, jnp.einsum("aktu,uakd->takd", att, v))
@@ -123,7 +129,27 @@ def test_invalid_settings_are_one_line_errors(model):
         eqm.EquivariantConfig(width=10, heads=3)
     with pytest.raises(ValueError, match="time_query: must be one of token, pooled"):
         eqm.EquivariantConfig(time_query="mean")
+    with pytest.raises(ValueError, match="recency: must be 'none' unless time_query is 'pooled'"):
+        eqm.EquivariantConfig(time_query="token", recency="decay")
+    with pytest.raises(ValueError, match="recency: must be one of none, decay"):
+        eqm.EquivariantConfig(time_query="pooled", recency="alibi")
     with pytest.raises(ValueError, match="arms: must be"):
         EquivariantBanditPolicy(CFG, 1)
     with pytest.raises(ValueError, match="horizon: must be <= max_horizon = 64"):
         EquivariantBanditPolicy(CFG, 3, horizon=65)
+
+
+def test_the_recency_slopes_are_learned_and_zero_slopes_are_the_model_without_recency():
+    """The decay model's slopes start at 2^(-4-3h), get a gradient from the SFT loss, and with the slopes
+    driven to 0 the model is the pooled model without recency (same other weights: same logits)."""
+    decay_cfg = dataclasses.replace(CFG, time_query="pooled", recency="decay")
+    graphdef, params = eqm.init_model(decay_cfg, jax.random.key(0))
+    np.testing.assert_allclose(eqm.slopes(graphdef, params), [2.0**-4, 2.0**-7], rtol=1e-5)
+    a, r = _history(3, 30, seed=9)
+    grads = jax.grad(lambda p: jax.jit(sft_loss(graphdef, 3))(p, a[None], r[None])[0])(params)
+    assert float(jnp.abs(grads["recency_rho"][...]).max()) > 0.0
+    g0, p0 = eqm.init_model(dataclasses.replace(CFG, time_query="pooled"), jax.random.key(0))
+    flat = dict(nnx.to_flat_state(params))
+    flat[("recency_rho",)] = nnx.Param(jnp.full((2,), -80.0))  # softplus(-80) ~ 1.8e-35
+    np.testing.assert_allclose(apply(graphdef, nnx.from_flat_state(flat), a, r, 3), apply(g0, p0, a, r, 3), atol=1e-6)
+    assert eqm.slopes(g0, p0).tolist() == [0.0, 0.0]

@@ -67,6 +67,7 @@ from rmft_jax.types import Array, PyTree
 
 TOKEN_DIM = 3  # [pulled, reward·pulled, start]
 TIME_QUERIES = ("token", "pooled")
+RECENCIES = ("none", "decay")
 # Masked or empty logits: finite, so that exp(masked - max) is exactly 0 without NaNs in gradients.
 _MASKED = -1e30
 
@@ -93,6 +94,16 @@ class EquivariantConfig:
         ``"pooled"`` every read-out is a running softmax, so the model keeps no
         key/value cache: ``O(K)`` per decoded round and ``O(T·K)`` per
         teacher-forced pass, whatever the horizon.
+      recency: :data:`RECENCIES`: ``"none"`` (no positional information, the
+        generalist's and every model before it), or ``"decay"``: an ALiBi-style bias
+        ``−m_h·(s − u)`` on the time-attention logit of row ``u`` read at row ``s``, with
+        one learned slope ``m_h = softplus(ρ_h) >= 0`` per head (initialised at
+        ``2^{−4−3h}``: memories of about 16, 128, ... rounds; a head can learn ``m → 0``,
+        no forgetting). Relative, so still no absolute round enters. Needs
+        ``time_query = "pooled"``: with one query for every row the bias factorises,
+        and each read-out is a **discounted** running softmax, ``S_s = e^{−m}·S_{s−1} +
+        w_s·v_s`` (D-UCB's statistics, with learned weights), still ``O(K)`` per
+        decoded round.
     """
 
     width: int = 32
@@ -100,6 +111,7 @@ class EquivariantConfig:
     mlp_ratio: int = 4
     max_horizon: int = 4096
     time_query: str = "token"
+    recency: str = "none"
 
     def __post_init__(self):
         checks.validate(
@@ -109,7 +121,11 @@ class EquivariantConfig:
             mlp_ratio=checks.at_least(1),
             max_horizon=checks.at_least(1),
             time_query=checks.one_of(TIME_QUERIES),
+            recency=checks.one_of(RECENCIES),
         )
+        if self.recency != "none" and self.time_query != "pooled":
+            checks.fail("recency", f"'none' unless time_query is 'pooled' (time_query = {self.time_query!r})",
+                        self.recency)
         if self.width % self.heads:
             checks.fail("heads", f"a divisor of width = {self.width}", self.heads)
 
@@ -171,6 +187,15 @@ class EquivariantTransformer(nnx.Module):
         self.mlp2_out = nnx.Linear(h, w, rngs=rngs)
         self.ln_f = ln()
         self.head = nnx.Linear(w, 1, kernel_init=nnx.initializers.normal(0.02), rngs=rngs)
+        if cfg.recency == "decay":  # softplus(ρ_h) = 2^(-4-3h): the inverse softplus, log(e^m - 1)
+            m = 2.0 ** (-4.0 - 3.0 * jnp.arange(cfg.heads, dtype=jnp.float32))
+            self.recency_rho = nnx.Param(jnp.log(jnp.expm1(m)))
+
+    def slopes(self) -> Array:
+        """``(heads,)`` the recency slopes ``m_h >= 0`` (zeros without ``recency = "decay"``)."""
+        if self.cfg.recency == "decay":
+            return jax.nn.softplus(self.recency_rho[...])
+        return jnp.zeros((self.cfg.heads,))
 
     # --- pieces ----------------------------------------------------------------------
     def _split_heads(self, qkv: nnx.Linear, x: Array) -> tuple[Array, Array, Array]:
@@ -236,11 +261,14 @@ class EquivariantTransformer(nnx.Module):
         top = jax.lax.stop_gradient(jnp.maximum(jnp.max(l_pull, axis=0), jnp.maximum(l_start, l_null)))
         w_pull = jnp.exp(l_pull - top)  # (S, h)
         w_start, w_null = jnp.exp(l_start - top), jnp.exp(l_null - top)
-        num = jnp.cumsum(onehot[:, :, None, None] * (w_pull[:, :, None] * vp)[:, None], axis=0)  # (S, K, h, dh)
-        den = jnp.cumsum(onehot[:, :, None] * w_pull[:, None, :], axis=0)  # (S, K, h)
-        num = num + w_start[:, None] * c.vs + nulls[..., None, None] * (w_null[:, None] * c.v0)
-        den = den + w_start + nulls[..., None] * w_null
-        read_null = num / den[..., None]
+        if self.cfg.recency == "decay":
+            read_null = self._decayed_reads(c, onehot, w_pull, vp, w_start, w_null)
+        else:
+            num = jnp.cumsum(onehot[:, :, None, None] * (w_pull[:, :, None] * vp)[:, None], axis=0)  # (S, K, h, dh)
+            den = jnp.cumsum(onehot[:, :, None] * w_pull[:, None, :], axis=0)  # (S, K, h)
+            num = num + w_start[:, None] * c.vs + nulls[..., None, None] * (w_null[:, None] * c.v0)
+            den = den + w_start + nulls[..., None] * w_null
+            read_null = num / den[..., None]
 
         e = jnp.where(onehot[..., None] > 0, e_pull[:, None], c.e_null)  # (S, K, W)
         if self.cfg.time_query == "pooled":  # every arm reads with q0, the pulled one included
@@ -264,6 +292,33 @@ class EquivariantTransformer(nnx.Module):
         pulled = onehot[..., None, None] > 0
         attended = jnp.where(pulled, read_pull[:, None], read_null)  # (S, K, h, dh)
         return jnp.concatenate([first, self.after_time(e, attended)], axis=0)
+
+
+    def _decayed_reads(self, c: Constants, onehot: Array, w_pull: Array, vp: Array, w_start: Array,
+                       w_null: Array) -> Array:
+        """``(S, K, h, dh)``: each arm's pooled read-out at rows ``1..S`` with the recency decay.
+
+        Row ``u`` of an arm's stream (the start token at ``u = 0``, then its pulled or null
+        token) enters the read at row ``s`` with weight ``w_u·e^{−m(s−u)}``: the linear
+        recurrence ``S_s = e^{−m}·S_{s−1} + w_s·v_s`` (and the same for the normaliser), run
+        as an associative scan. Every term is ``<= 1`` (``w = exp(logit − max)``, ``e^{−m} <= 1``),
+        so nothing overflows; forgotten mass underflows to 0.
+        """
+        S, K = onehot.shape
+        h, dh = vp.shape[1:]
+        pulled = onehot[:, :, None]  # (S, K, 1)
+        b_den = pulled * w_pull[:, None, :] + (1.0 - pulled) * w_null  # (S, K, h)
+        b_num = (pulled[..., None] * (w_pull[..., None] * vp)[:, None]
+                 + (1.0 - pulled)[..., None] * (w_null[:, None] * c.v0))  # (S, K, h, dh)
+        b_den = jnp.concatenate([jnp.broadcast_to(w_start, (1, K, h)), b_den], axis=0)
+        b_num = jnp.concatenate([jnp.broadcast_to(w_start[:, None] * c.vs, (1, K, h, dh)), b_num], axis=0)
+        decay = jnp.broadcast_to(jnp.exp(-self.slopes())[:, None], (S + 1, 1, h, 1))
+
+        def combine(x, y):  # (a1, b1) then (a2, b2): s -> a2·(a1·s + b1) + b2
+            return x[0] * y[0], (y[0] * x[1][0] + y[1][0], y[0][..., 0] * x[1][1] + y[1][1])
+
+        _, (num, den) = jax.lax.associative_scan(combine, (decay, (b_num, b_den)), axis=0)
+        return num[1:] / den[1:, ..., None]
 
 
 # --- incremental decoding -----------------------------------------------------------------
@@ -303,14 +358,19 @@ def init_state(model: EquivariantTransformer, arms: int, length: int) -> Equivar
     c = model.constants()
     out = model.after_time(jnp.broadcast_to(c.e_start, (arms, cfg.width)), jnp.broadcast_to(c.vs, (arms,) + c.vs.shape))
     h, dh = cfg.heads, cfg.head_dim
+    if cfg.recency == "decay":  # the running softmax holds every token, the start token first
+        l_start = jnp.sum(c.q0 * c.ks, -1) / math.sqrt(dh)
+        run = (jnp.broadcast_to(l_start, (arms, h)), jnp.ones((arms, h)), jnp.broadcast_to(c.vs, (arms, h, dh)))
+    else:  # only the pulled tokens; the start and null tokens enter in closed form
+        run = (jnp.full((arms, h), _MASKED), jnp.zeros((arms, h)), jnp.zeros((arms, h, dh)))
     return EquivariantState(
         keys=jnp.zeros((h, length, dh)),
         values=jnp.zeros((h, length, dh)),
         labels=jnp.full((length,), -1, jnp.int32),
         counts=jnp.zeros((arms,)),
-        run_max=jnp.full((arms, h), _MASKED),
-        run_den=jnp.zeros((arms, h)),
-        run_num=jnp.zeros((arms, h, dh)),
+        run_max=run[0],
+        run_den=run[1],
+        run_num=run[2],
         pos=jnp.zeros((), jnp.int32),
         out=out,
     )
@@ -333,6 +393,8 @@ def decode_step(model: EquivariantTransformer, state: EquivariantState, action: 
     e_pull = model.embed(pulled_token(reward))
     qp, kp, vp = model.time_qkv_of(e_pull)  # (h, dh)
     counts = state.counts + mine
+    if cfg.recency == "decay":
+        return _decode_decayed(model, c, state, mine, e_pull, kp, vp, counts, s)
 
     # Arm a's running softmax of q0 takes the new key (online softmax: exact, stable).
     l_new = jnp.sum(c.q0 * kp, -1) * scale  # (h,)
@@ -374,6 +436,23 @@ def decode_step(model: EquivariantTransformer, state: EquivariantState, action: 
     return EquivariantState(keys, values, labels, counts, new_max, run_den, run_num, s, out)
 
 
+def _decode_decayed(model: EquivariantTransformer, c: Constants, state: EquivariantState, mine: Array, e_pull: Array,
+                    kp: Array, vp: Array, counts: Array, s: Array) -> EquivariantState:
+    """:func:`decode_step` with ``recency = "decay"``: every arm's stream takes this row's token
+    (pulled or null) into its discounted online softmax. ``run_max`` is the reference logit
+    with the decay applied (``ref_s = max(ref_{s−1} − m, l_s)``), so every weight stays ``<= 1``."""
+    scale = 1.0 / math.sqrt(model.cfg.head_dim)
+    l_tok = jnp.where(mine[:, None], jnp.sum(c.q0 * kp, -1) * scale, jnp.sum(c.q0 * c.k0, -1) * scale)  # (K, h)
+    v_tok = jnp.where(mine[:, None, None], vp, c.v0)  # (K, h, dh)
+    ref = state.run_max - model.slopes()
+    new_ref = jnp.maximum(ref, l_tok)
+    keep, add = jnp.exp(ref - new_ref), jnp.exp(l_tok - new_ref)
+    run_den = state.run_den * keep + add
+    run_num = state.run_num * keep[..., None] + add[..., None] * v_tok
+    out = model.after_time(jnp.where(mine[:, None], e_pull, c.e_null), run_num / run_den[..., None])
+    return EquivariantState(state.keys, state.values, state.labels, counts, new_ref, run_den, run_num, s, out)
+
+
 # --- functional interface ---------------------------------------------------------------
 
 
@@ -393,6 +472,11 @@ def graphdef_for(cfg: EquivariantConfig) -> nnx.GraphDef:
 def apply(graphdef: nnx.GraphDef, params: PyTree, actions: Array, rewards: Array, arms: int) -> Array:
     """Pure teacher-forced pass: ``(T,) actions, (T,) rewards -> (T, K)`` logits."""
     return nnx.merge(graphdef, params)(actions, rewards, arms)
+
+
+def slopes(graphdef: nnx.GraphDef, params: PyTree) -> Array:
+    """``(heads,)`` the model's recency slopes ``m_h`` (zeros without ``recency = "decay"``)."""
+    return nnx.merge(graphdef, params).slopes()
 
 
 def init_decode(graphdef: nnx.GraphDef, params: PyTree, arms: int, length: int) -> EquivariantState:
