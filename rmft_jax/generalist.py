@@ -39,6 +39,7 @@ import jax.numpy as jnp
 
 from rmft_jax import checkpoint, checks
 from rmft_jax.envs.bandit import REWARDS, BanditEnv, BanditTask
+from rmft_jax.envs.nonstationary import DRIFTS, DriftingBanditEnv
 from rmft_jax.models import equivariant as eqm
 from rmft_jax.models.equivariant import EquivariantConfig
 from rmft_jax.models.equivariant_policy import EquivariantBanditPolicy, sft_loss
@@ -47,7 +48,9 @@ from rmft_jax.training import _first_difference, _jsonish, _progress, _row, clai
 from rmft_jax.types import BANDIT, Array, Environment, PyTree
 
 KIND = "generalist"  # config.json's "kind": what tells a generalist run folder from a TrainConfig one
-LATER_MODEL_DEFAULTS = {"time_query": "token"}
+LATER_MODEL_DEFAULTS = {"time_query": "token", "recency": "none"}
+# task-distribution settings added later (drifting bandits, issue 19), written only where they differ
+LATER_MIX_DEFAULTS = {"drifts": [], "segment": 50, "walk_std": 0.02, "period": 100.0, "amplitude": 0.4}
 EVAL_SEGMENT = 32  # the first cache segment of an evaluation rollout (EquivariantBanditPolicy.decode_segment)
 
 
@@ -84,6 +87,14 @@ class TaskMix:
       gap_share, gap_width: the small-gap share of the mixture prior (:class:`MixturePriorBandit`).
       rounds: rollout rounds per iteration, ``M·L·T`` (sets ``M`` per bucket).
       gamma_low: the lower end of the ``U[gamma_low, 1]`` mean prior for gamma rewards (means must be ``> 0``).
+      drifts: drift kinds (:data:`rmft_jax.envs.nonstationary.DRIFTS`); empty (the default) for stationary
+        bandits. Non-empty: every bucket is a drifting bandit
+        (:class:`~rmft_jax.envs.nonstationary.DriftingBanditEnv`, its means ``U[0, 1]``), ranked by
+        **dynamic** regret, and the buckets are ``(K, T, reward, drift)``; ``gap_share`` is not used.
+      segment: piecewise drifts: mean rounds between changes (``round(T/segment) − 1`` changes), so a
+        longer horizon has more changes at the same rate.
+      walk_std: random walks: the per-round step's standard deviation.
+      period, amplitude: sinusoidal drifts.
     """
 
     arms: tuple[int, ...] = (2, 3, 5, 8)
@@ -94,6 +105,11 @@ class TaskMix:
     gap_width: float = 0.1
     rounds: int = 32768
     gamma_low: float = 0.05
+    drifts: tuple[str, ...] = ()
+    segment: int = 50
+    walk_std: float = 0.02
+    period: float = 100.0
+    amplitude: float = 0.4
 
     def __post_init__(self):
         for name in ("arms", "horizons", "rewards"):
@@ -101,6 +117,11 @@ class TaskMix:
             if not isinstance(value, (tuple, list)) or not value:
                 checks.fail(name, "a non-empty list", value)
             object.__setattr__(self, name, tuple(value))
+        if not isinstance(self.drifts, (tuple, list)):
+            checks.fail("drifts", "a list of drift kinds (empty: stationary)", self.drifts)
+        object.__setattr__(self, "drifts", tuple(self.drifts))
+        for d in self.drifts:
+            checks.choice("drifts", d, DRIFTS)
         for k in self.arms:
             checks.integer("arms", k, 2)
         for t in self.horizons:
@@ -114,18 +135,34 @@ class TaskMix:
             gap_width=checks.number(low=0.0, high=0.5),
             rounds=checks.at_least(1),
             gamma_low=checks.number(low=0.0, low_open=True, high=1.0, high_open=True),
+            segment=checks.at_least(1),
+            walk_std=checks.number(low=0.0),
+            period=checks.number(low=0.0, low_open=True),
+            amplitude=checks.number(low=0.0, high=0.5),
         )
 
     @property
-    def buckets(self) -> tuple[tuple[int, int, str], ...]:
-        """Every ``(K, T, reward)`` of the distribution, in a fixed order."""
+    def buckets(self) -> tuple[tuple, ...]:
+        """Every ``(K, T, reward)`` of the distribution (``(K, T, reward, drift)`` with drifts), in a fixed order."""
+        if self.drifts:
+            return tuple(itertools.product(self.arms, self.horizons, self.rewards, self.drifts))
         return tuple(itertools.product(self.arms, self.horizons, self.rewards))
 
-    def env(self, arms: int, horizon: int, reward: str) -> MixturePriorBandit:
+    def env(self, arms: int, horizon: int, reward: str, drift: str | None = None) -> BanditEnv | DriftingBanditEnv:
+        if drift is not None:
+            return self.drift_env(arms, horizon, reward, drift)
         low = self.gamma_low if reward == "gamma" else 0.0
         return MixturePriorBandit(
             arms=arms, horizon=horizon, reward=reward, noise=self.noise, prior_low=low, prior_high=1.0,
             gap_share=self.gap_share, gap_width=self.gap_width,
+        )
+
+    def drift_env(self, arms: int, horizon: int, reward: str, drift: str) -> DriftingBanditEnv:
+        """The drifting bandit of a bucket (and of an evaluation at any ``T``: the same drift rates)."""
+        return DriftingBanditEnv(
+            arms=arms, horizon=horizon, reward=reward, noise=self.noise, drift=drift,
+            changes=max(0, round(horizon / self.segment) - 1), walk_std=self.walk_std, period=self.period,
+            amplitude=self.amplitude,
         )
 
     def tasks(self, rollouts: int, horizon: int) -> int:
@@ -168,7 +205,8 @@ class GeneralistConfig:
             # so runs saved before it keep matching (and hashing to) their config
             "model": {k: v for k, v in dataclasses.asdict(self.model).items()
                       if k not in LATER_MODEL_DEFAULTS or v != LATER_MODEL_DEFAULTS[k]},
-            "mix": {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self.mix).items()},
+            "mix": {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self.mix).items()
+                    if k not in LATER_MIX_DEFAULTS or (list(v) if isinstance(v, tuple) else v) != LATER_MIX_DEFAULTS[k]},
             "rmft": dataclasses.asdict(self.rmft),
             "seed": self.seed,
         }
@@ -267,8 +305,8 @@ def _train(cfg: GeneralistConfig, run_dir: Path | None, *, resume: bool, checkpo
 
     def step_for(bucket):
         if bucket not in steps:
-            arms, horizon, reward = bucket
-            env = cfg.mix.env(arms, horizon, reward)
+            arms, horizon = bucket[:2]
+            env = cfg.mix.env(*bucket)
             steps[bucket] = (env, make_iteration(env, cfg.bucket_config(horizon), learner(cfg, graphdef, base, arms, horizon)))
         return steps[bucket]
 
@@ -285,7 +323,7 @@ def _train(cfg: GeneralistConfig, run_dir: Path | None, *, resume: bool, checkpo
             ts, metrics = step(ts, key, base)
             state = GeneralistState(ts.params, ts.opt_state, ts.iteration)
             row = _row(i + 1, jax.device_get(metrics), time.perf_counter() - t0)
-            row.update(arms=bucket[0], horizon=bucket[1], reward=bucket[2])
+            row.update(zip(("arms", "horizon", "reward", "drift"), bucket))
             rows.append(row)
             if log is not None:
                 log(row)

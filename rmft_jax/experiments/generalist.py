@@ -31,7 +31,6 @@ Everything here is our reconstruction; no number is the paper's.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -83,21 +82,20 @@ def cell_seed(reward: str, arms: int, horizon: int) -> int:
     return 22_000 + 1000 * REWARDS.index(reward) + 10 * arms + horizon
 
 
-def run_dir_for(out_dir, cfg: generalist.GeneralistConfig) -> Path:
-    """``out_dir/runs/generalist-HASH``: one folder per distinct training config."""
-    digest = hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
-    return Path(out_dir) / "runs" / f"{NAME}-{digest}"
+def run_dir_for(out_dir, cfg: generalist.GeneralistConfig, name: str = NAME) -> Path:
+    """``out_dir/runs/NAME-HASH``: one folder per distinct training config."""
+    return common.run_dir_for(out_dir, name, cfg)
 
 
-def train_or_load(cfg: generalist.GeneralistConfig, out_dir, progress: bool):
+def train_or_load(cfg: generalist.GeneralistConfig, out_dir, progress: bool, name: str = NAME):
     """``(state, graphdef, base params, metric rows, seconds spent training now)``: train, resume, or reuse
-    a finished run of ``cfg`` under ``out_dir/runs`` (``out_dir=None``: train in memory, keep nothing)."""
+    a finished run of ``cfg`` under ``out_dir/runs/NAME-HASH`` (``out_dir=None``: train in memory, keep nothing)."""
     t0 = time.perf_counter()
     graphdef, base = generalist.base_model(cfg)
     if out_dir is None:
         state, rows = generalist.train(cfg, None, progress=progress)
         return state, graphdef, base, rows, time.perf_counter() - t0
-    run_dir = run_dir_for(out_dir, cfg)
+    run_dir = run_dir_for(out_dir, cfg, name)
     if (run_dir / checkpoint.CONFIG).exists() and checkpoint.latest_step(run_dir) == cfg.rmft.iterations:
         _, state, _, _ = generalist.load(run_dir)
         return state, graphdef, base, checkpoint.read_metrics(run_dir), 0.0
