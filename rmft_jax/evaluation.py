@@ -23,6 +23,7 @@ import hashlib
 import math
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -168,6 +169,7 @@ def evaluate_policy(
     level: float = 0.95,
     t_min: int | None = None,
     unplayed: str = "ignore",
+    extra: Callable[[Trajectory], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Run ``policy`` on ``runs`` fresh tasks of ``env`` and compute every metric.
 
@@ -184,6 +186,9 @@ def evaluate_policy(
       num_resamples, level: of the bootstrap CI of the mean regret.
       t_min: burn-in of the growth-exponent fit (``None``: ``max(2, T // 10)``).
       unplayed: GreedyFrac's convention (see :func:`rmft_jax.metrics.greedy_frac`).
+      extra: more metrics: a function of the whole batch's trajectories (NumPy, ``(N, T)``
+        leaves) whose dict is merged into the result (e.g. ``metrics.change_diagnostics``
+        of ``traj.actions, traj.best``).
     Returns:
       the result dict: ``config`` plus the keys of
       :func:`rmft_jax.metrics.summarize`, ``variation_budget`` (mean over runs;
@@ -255,6 +260,8 @@ def evaluate_policy(
             unplayed=unplayed,
         )
     )
+    if extra is not None:
+        result.update(extra(traj))
     drifting = isinstance(env, DriftingBanditEnv)
     result["variation_budget"] = float(np.mean(vt)) if drifting else None
     result["variation_budget_runs"] = np.asarray(vt, np.float64) if drifting else None

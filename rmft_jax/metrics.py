@@ -84,6 +84,66 @@ def suff_fail_freq(actions: Array, best: Array) -> Array:
     return jnp.mean(1.0 - hit_later.astype(jnp.float32), axis=0)
 
 
+def change_diagnostics(actions: Array, best: Array, window: int = 10, span: int = 50) -> dict[str, float | int | None]:
+    """How a policy follows changes of the best arm (drifting bandits), over a batch of runs.
+
+    A **change** is a round ``c`` whose best arm differs from round ``c − 1``'s; its segment
+    runs until the next change (or ``T``). For each change:
+
+    * **switch latency**: the rounds ``d >= 0`` from the change until the first ``window``-round
+      stretch ``c + d .. c + d + window − 1`` (inside the segment) in which the new best arm is
+      pulled in more than half the rounds — the policy has put most of its mass on it.
+      Not reached within the segment: censored (``inf``). Segments shorter than ``window`` are
+      not measured.
+    * **post-change failure**: the new best arm is never pulled in rounds ``c .. c + span − 1``
+      (SuffFailFreq's failure, restarted at the change); measured where the segment lasts at
+      least ``span`` rounds.
+
+    Args:
+      actions, best: ``(N, T)`` ints, the arms pulled and each round's best arm.
+    Returns:
+      ``switch_latency_median`` / ``_p90`` (``None`` when censored: more than half / a tenth of
+      the changes never switched), ``switch_censored_share``, ``changes_measured``,
+      ``post_change_fail_freq`` (``None`` if no segment lasts ``span`` rounds) and
+      ``post_change_measured``. Quantiles are sample elements (``inverted_cdf``).
+    """
+    actions, best = np.asarray(actions), np.asarray(best)
+    checks.integer("window", window, 1)
+    checks.integer("span", span, 1)
+    if actions.shape != best.shape or actions.ndim != 2:
+        checks.fail("best", f"an (N, T) array like actions {actions.shape}", best.shape)
+    n_runs, horizon = actions.shape
+    hit = actions == best
+    latencies, fails = [], []
+    for n in range(n_runs):
+        changes = np.flatnonzero(best[n, 1:] != best[n, :-1]) + 1
+        ends = np.append(changes[1:], horizon)
+        csum = np.concatenate([[0], np.cumsum(hit[n])])
+        for c, e in zip(changes, ends):
+            if e - c >= window:
+                starts = np.arange(c, e - window + 1)
+                ok = np.flatnonzero(2 * (csum[starts + window] - csum[starts]) > window)
+                latencies.append(float(ok[0]) if ok.size else math.inf)
+            if e - c >= span:
+                fails.append(not hit[n, c : c + span].any())
+    lat = np.asarray(latencies)
+
+    def quantile(q):
+        if lat.size == 0:
+            return None
+        v = float(np.quantile(lat, q, method="inverted_cdf"))
+        return None if math.isinf(v) else v
+
+    return {
+        "switch_latency_median": quantile(0.5),
+        "switch_latency_p90": quantile(0.9),
+        "switch_censored_share": float(np.mean(np.isinf(lat))) if lat.size else None,
+        "changes_measured": int(lat.size),
+        "post_change_fail_freq": float(np.mean(fails)) if fails else None,
+        "post_change_measured": len(fails),
+    }
+
+
 def _arm_counts(actions: Array, arms: int) -> Array:
     """``(N, T, K)`` pull counts of each arm in rounds ``1..t`` (inclusive)."""
     return jnp.cumsum(jax.nn.one_hot(actions, arms, dtype=jnp.int32), axis=1)
@@ -452,6 +512,7 @@ def summarize(
 __all__ = [
     "UNPLAYED",
     "bootstrap_ci",
+    "change_diagnostics",
     "default_t_min",
     "fit_growth_exponent",
     "greedy_frac",

@@ -131,6 +131,16 @@ def default_window(horizon: int, breakpoints: int) -> int:
     return int(min(max(round(tau), 1), horizon))
 
 
+def budget_window(horizon: int, arms: int, variation: float) -> int:
+    """A window (or restart batch) for drift with variation budget ``V_T``:
+    ``τ = (K ln K)^{1/3} (T/V_T)^{2/3}`` in ``[1, T]``, Besbes, Gur and Zeevi's (2014) batch size
+    for Rexp3, whose dynamic regret is ``O((K ln K)^{1/3} V_T^{1/3} T^{2/3})``. Used as SW-UCB's
+    window, and ``γ = 1 − 1/τ`` (the same effective memory) as the discount, for smooth drifts."""
+    v = max(float(variation), 1e-9)
+    tau = (arms * math.log(max(arms, 2))) ** (1 / 3) * (horizon / v) ** (2 / 3)
+    return int(min(max(round(tau), 1), horizon))
+
+
 @dataclasses.dataclass(frozen=True)
 class DiscountedUCB(BanditPolicy):
     """D-UCB (G&M §3): index ``X̄_t(γ, a) + sqrt(c · ln n_t(γ) / N_t(γ, a))``.
