@@ -25,6 +25,7 @@ FIGURES = {
     "extrapolation": "rmft_jax.experiments.extrapolation",
     "generalist": "rmft_jax.experiments.generalist",
     "generalist-ablation": "rmft_jax.experiments.generalist_ablation",
+    "nonstationary": "rmft_jax.experiments.nonstationary",
 }
 
 
