@@ -150,6 +150,10 @@ def test_nsmab_reports_variation_budget(tmp_path, capsys):
     r = load(out)
     assert r["variation_budget"] > 0 and len(r["suff_fail_freq"]) == T
     assert r["variation_budget"] == pytest.approx(np.mean(r["variation_budget_runs"]))
+    slow = tmp_path / "slow.json"  # a longer period drifts less
+    code, _, err = cli([*argv[:-1], str(slow), "--period", "400"], capsys)
+    assert code == 0, err
+    assert load(slow)["variation_budget"] < r["variation_budget"] and load(slow)["config"]["env"]["period"] == 400
 
 
 def test_fol_family(tmp_path, capsys):
@@ -214,6 +218,10 @@ BAD = [
     ("dim", ["--env", "mab", "--dim", "3"]),
     ("means", ["--env", "nsmab", "--means", "0.1,0.2"]),
     ("drift", ["--env", "mab", "--drift", "sinusoidal"]),
+    ("changes", ["--env", "mab", "--changes", "3"]),
+    ("changes", ["--env", "nsmab", "--changes", "-1"]),
+    ("period", ["--env", "nsmab", "--drift", "sinusoidal", "--period", "0"]),
+    ("amplitude", ["--env", "nsmab", "--drift", "sinusoidal", "--amplitude", "0.7"]),
     ("sequence", ["--env", "mab", "--sequence", "{npy}/ok.npy"]),
     ("sequence", ["--env", "fol-ball", "--sequence", "{npy}/vector.npy"]),
     ("sequence", ["--env", "fol-ball", "--sequence", "{npy}/cube.npy"]),

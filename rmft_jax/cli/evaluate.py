@@ -39,6 +39,10 @@ ONLY_FOR = {
     "prior_low": ("mab",),
     "prior_high": ("mab",),
     "drift": ("nsmab",),
+    "changes": ("nsmab",),
+    "walk_std": ("nsmab",),
+    "period": ("nsmab",),
+    "amplitude": ("nsmab",),
     "dim": ("fol-ball", "fol-simplex"),
     "family": ("fol-ball", "fol-simplex"),
     "sequence": ("fol-ball", "fol-simplex"),
@@ -62,6 +66,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="lower end of the uniform prior of the means (mab; default 0; > 0 for --reward gamma)")
     p.add_argument("--prior-high", type=float, default=None, help="upper end of the uniform prior (mab; default 1)")
     p.add_argument("--drift", default=None, choices=DRIFTS, help="drift family (nsmab; default piecewise)")
+    p.add_argument("--changes", type=int, default=None, help="change points of a piecewise drift >= 0 (nsmab; default 3)")
+    p.add_argument("--walk-std", type=float, default=None, help="random-walk step std >= 0 (nsmab; default 0.02)")
+    p.add_argument("--period", type=float, default=None, help="sinusoidal period > 0 in rounds (nsmab; default 50)")
+    p.add_argument("--amplitude", type=float, default=None, help="sinusoidal amplitude in [0, 0.5] (nsmab; default 0.4)")
     p.add_argument(
         "--family", default=None, choices=FAMILIES, help="reward-vector sequence family (fol; default stochastic)"
     )
@@ -138,6 +146,9 @@ def build_env(args: argparse.Namespace) -> Environment:
         if means is not None and len(means) != arms:
             checks.fail("means", f"a list of exactly --arms = {arms} numbers", args.means)
         if args.env == "nsmab":
+            for name in ("changes", "walk_std", "period", "amplitude"):
+                if getattr(args, name) is not None:
+                    common[name] = getattr(args, name)
             return make_env("nsmab", arms=arms, drift=args.drift or "piecewise", **common)
         if means is not None:
             common["means"] = means
