@@ -226,16 +226,14 @@ def plot(results_path, out_dir="figures") -> None:
                  fontsize=9)
     plots.save_figure(fig, out, NAME)
     rows = table_rows(data)
-    cols = list(next(iter(rows.values())).keys())
     tr = data["train"]
-    md = [f"# One generalist model across K, T and reward processes ({data['mode']} mode)\n\n",
-          f"Command: `{data['command']}`. Trained by Iterative RMFT on {json.dumps(tr['config']['mix'])} "
-          f"({tr['iterations']} iterations; {sum(r['seconds'] for r in tr['curve']):.0f} s of training as recorded by the run, "
-          f"{tr['train_s']:.0f} s in this command, 0 when it reused the saved run). "
-          "Evaluation: means ~ U[0, 1] (gamma: U[0.05, 1]), Gaussian σ = 0.5, gamma shape 1; the same instances and "
-          "seeds for every method of a cell; the model samples at temperature 1. ÷TS: regret ÷ Thompson sampling's.\n\n",
-          plots.markdown_table(rows, [(c, c) for c in cols], first="cell")]
-    results.atomic_write_bytes(out / f"{NAME}.md", "".join(md).encode())
+    plots.save_table(out, NAME, f"One generalist model across K, T and reward processes ({data['mode']} mode)",
+                     f"Command: `{data['command']}`. Trained by Iterative RMFT on {json.dumps(tr['config']['mix'])} "
+                     f"({tr['iterations']} iterations; {sum(r['seconds'] for r in tr['curve']):.0f} s of training as recorded by the run, "
+                     f"{tr['train_s']:.0f} s in this command, 0 when it reused the saved run). "
+                     "Evaluation: means ~ U[0, 1] (gamma: U[0.05, 1]), Gaussian σ = 0.5, gamma shape 1; the same instances and "
+                     "seeds for every method of a cell; the model samples at temperature 1. ÷TS: regret ÷ Thompson sampling's.",
+                     rows, first="cell")
 
 
 def plots_rect(j: int, i: int) -> Rectangle:

@@ -141,15 +141,13 @@ def plot(results_path, out_dir="figures") -> None:
     ax.legend(fontsize=7)
     plots.save_figure(fig, out, NAME)
     rows = table_rows(data)
-    cols = list(next(iter(rows.values())).keys())
-    md = [f"# Generalist recipe levers ({data['mode']} mode)\n\n",
-          f"Command: `{data['command']}`. Each variant changes one setting of the reference recipe (the shipped one "
-          f"with token time queries) and trains for {data['setting']['iterations']} iterations (seed 0); the shipped "
-          "model is the pooled row. Panel cells as `reward K T`, the same instances and seeds for every method (÷TS: "
-          "regret ÷ Thompson sampling's; SFF(T/2): SuffFailFreq at half the horizon). Training seconds as recorded "
-          "by each run (the sum of its iterations' wall times, on the shared 2-core CPU while other jobs ran).\n\n",
-          plots.markdown_table(rows, [(c, c) for c in cols], first="variant")]
-    results.atomic_write_bytes(out / f"{NAME}.md", "".join(md).encode())
+    plots.save_table(out, NAME, f"Generalist recipe levers ({data['mode']} mode)",
+                     f"Command: `{data['command']}`. Each variant changes one setting of the reference recipe (the shipped one "
+                     f"with token time queries) and trains for {data['setting']['iterations']} iterations (seed 0); the shipped "
+                     "model is the pooled row. Panel cells as `reward K T`, the same instances and seeds for every method (÷TS: "
+                     "regret ÷ Thompson sampling's; SFF(T/2): SuffFailFreq at half the horizon). Training seconds as recorded "
+                     "by each run (the sum of its iterations' wall times, on the shared 2-core CPU while other jobs ran).",
+                     rows, first="variant")
 
 
 __all__ = ["run", "plot", "table_rows", "variant_config", "VARIANTS"]

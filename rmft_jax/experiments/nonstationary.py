@@ -316,20 +316,18 @@ def plot(results_path, out_dir="figures") -> None:
     fig.suptitle(f"Iterative RMFT on drifting bandits, K = {data['setting']['arms']} ({data['mode']} mode)", fontsize=9)
     plots.save_figure(fig, out, NAME)
     rows = table_rows(data)
-    cols = list(next(iter(rows.values())).keys())
     tr = data["train"]
-    md = [f"# Iterative RMFT on drifting bandits ({data['mode']} mode)\n\n",
-          f"Command: `{data['command']}`. Trained by Iterative RMFT, ranked by dynamic regret, on "
-          f"{json.dumps(tr['config']['mix'])} with model {json.dumps(tr['config']['model'])} "
-          f"({tr['iterations']} iterations; {sum(r['seconds'] for r in tr['curve']):.0f} s of training as recorded by "
-          f"the run; learned recency slopes m = {', '.join(f'{s:.4f}' for s in tr['slopes'])}). Evaluation: the same "
-          "mean paths, reward tapes and seeds for every method of a setting. ÷best theory / ÷best grid: dynamic regret "
-          "÷ that of the best theory-tuned / grid-tuned (oracle) non-stationary baseline. Latency: rounds from a "
-          f"change of the best arm until it takes most pulls of a {data['setting']['diagnostics']['window']}-round "
-          f"stretch (empty: censored); fail 50 after: the new best arm never pulled in the "
-          f"{data['setting']['diagnostics']['span']} rounds after a change.\n\n",
-          plots.markdown_table(rows, [(c, c) for c in cols], first="setting: method")]
-    results.atomic_write_bytes(out / f"{NAME}.md", "".join(md).encode())
+    plots.save_table(out, NAME, f"Iterative RMFT on drifting bandits ({data['mode']} mode)",
+                     f"Command: `{data['command']}`. Trained by Iterative RMFT, ranked by dynamic regret, on "
+                     f"{json.dumps(tr['config']['mix'])} with model {json.dumps(tr['config']['model'])} "
+                     f"({tr['iterations']} iterations; {sum(r['seconds'] for r in tr['curve']):.0f} s of training as recorded by "
+                     f"the run; learned recency slopes m = {', '.join(f'{s:.4f}' for s in tr['slopes'])}). Evaluation: the same "
+                     "mean paths, reward tapes and seeds for every method of a setting. ÷best theory / ÷best grid: dynamic regret "
+                     "÷ that of the best theory-tuned / grid-tuned (oracle) non-stationary baseline. Latency: rounds from a "
+                     f"change of the best arm until it takes most pulls of a {data['setting']['diagnostics']['window']}-round "
+                     f"stretch (empty: censored); fail 50 after: the new best arm never pulled in the "
+                     f"{data['setting']['diagnostics']['span']} rounds after a change.",
+                     rows, first="setting: method")
 
 
 __all__ = ["run", "plot", "table_rows", "settings", "theory_tuning", "expected_budget", "TRAIN", "QUICK_TRAIN"]

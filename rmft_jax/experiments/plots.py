@@ -141,3 +141,12 @@ def markdown_table(rows: dict[str, dict], columns: list[tuple[str, str]], first:
     sep = "|---" * (len(columns) + 1) + "|"
     lines = [head, sep] + [f"| {n} | " + " | ".join(fmt(r.get(k)) for k, _ in columns) + " |" for n, r in rows.items()]
     return "\n".join(lines) + "\n"
+
+
+def save_table(out_dir: Path, stem: str, title: str, preamble: str, rows: dict[str, dict], first: str) -> None:
+    """Write ``out_dir/STEM.md``: ``# title``, the preamble paragraph, and ``rows`` as a table whose columns
+    are the first row's keys (headed by the keys themselves)."""
+    columns = [(c, c) for c in next(iter(rows.values()))]
+    text = f"# {title}\n\n{preamble}\n\n" + markdown_table(rows, columns, first=first)
+    results.atomic_write_bytes(Path(out_dir) / f"{stem}.md", text.encode())
+
