@@ -84,7 +84,8 @@ def suff_fail_freq(actions: Array, best: Array) -> Array:
     return jnp.mean(1.0 - hit_later.astype(jnp.float32), axis=0)
 
 
-def change_diagnostics(actions: Array, best: Array, window: int = 10, span: int = 50) -> dict[str, float | int | None]:
+def change_diagnostics(actions: Array, best: Array, window: int = 10, span: int = 50,
+                       regret: Array | None = None) -> dict[str, float | int | None]:
     """How a policy follows changes of the best arm (drifting bandits), over a batch of runs.
 
     A **change** is a round ``c`` whose best arm differs from round ``c − 1``'s; its segment
@@ -101,6 +102,10 @@ def change_diagnostics(actions: Array, best: Array, window: int = 10, span: int 
 
     Args:
       actions, best: ``(N, T)`` ints, the arms pulled and each round's best arm.
+      regret: ``(N, T)`` the cumulative regret curves, optional: then also the mean regret per round
+        in the ``span`` rounds after the changes that failed and after those that did not
+        (``post_change_regret_failed`` / ``_switched``), and the share of the total regret that
+        the failed spans hold (``post_change_fail_regret_share``): what a failure costs.
     Returns:
       ``switch_latency_median`` / ``_p90`` (``None`` when censored: more than half / a tenth of
       the changes never switched), ``switch_censored_share``, ``changes_measured``,
@@ -114,7 +119,8 @@ def change_diagnostics(actions: Array, best: Array, window: int = 10, span: int 
         checks.fail("best", f"an (N, T) array like actions {actions.shape}", best.shape)
     n_runs, horizon = actions.shape
     hit = actions == best
-    latencies, fails = [], []
+    per_round = None if regret is None else np.diff(np.asarray(regret, np.float64), axis=1, prepend=0.0)
+    latencies, fails, cost = [], [], {True: [], False: []}
     for n in range(n_runs):
         changes = np.flatnonzero(best[n, 1:] != best[n, :-1]) + 1
         ends = np.append(changes[1:], horizon)
@@ -126,6 +132,8 @@ def change_diagnostics(actions: Array, best: Array, window: int = 10, span: int 
                 latencies.append(float(ok[0]) if ok.size else math.inf)
             if e - c >= span:
                 fails.append(not hit[n, c : c + span].any())
+                if per_round is not None:
+                    cost[fails[-1]].append(per_round[n, c : c + span].mean())
     lat = np.asarray(latencies)
 
     def quantile(q):
@@ -134,7 +142,16 @@ def change_diagnostics(actions: Array, best: Array, window: int = 10, span: int 
         v = float(np.quantile(lat, q, method="inverted_cdf"))
         return None if math.isinf(v) else v
 
+    costs = {}
+    if per_round is not None:
+        total = float(per_round.sum())
+        costs = {
+            "post_change_regret_failed": float(np.mean(cost[True])) if cost[True] else None,
+            "post_change_regret_switched": float(np.mean(cost[False])) if cost[False] else None,
+            "post_change_fail_regret_share": float(span * np.sum(cost[True]) / total) if total > 0 else None,
+        }
     return {
+        **costs,
         "switch_latency_median": quantile(0.5),
         "switch_latency_p90": quantile(0.9),
         "switch_censored_share": float(np.mean(np.isinf(lat))) if lat.size else None,

@@ -84,9 +84,16 @@ def test_change_diagnostics_by_hand():
     # run 0's change at round 5: the stretches from 5 and 6 hold 5 and 6 hits of 10 -> the first majority is at 6
     assert d["changes_measured"] == 1 and d["switch_latency_median"] == 1.0 and d["switch_censored_share"] == 0.0
     assert d["post_change_measured"] == 1 and d["post_change_fail_freq"] == 0.0  # round 9 pulls arm 1
+    regret = np.cumsum(np.where(actions == best, 0.0, 0.5), axis=1)  # a gap of 0.5 whenever the best arm is missed
+    costed = metrics.change_diagnostics(actions, best, window=10, span=5, regret=regret)
+    assert costed["post_change_regret_switched"] == pytest.approx(0.4)  # rounds 5..9: four misses of 0.5, one hit
+    assert costed["post_change_regret_failed"] is None and costed["post_change_fail_regret_share"] == 0.0
     never = metrics.change_diagnostics(np.zeros_like(actions), best, window=10, span=5)
     assert never["switch_latency_median"] is None and never["switch_censored_share"] == 1.0
     assert never["post_change_fail_freq"] == 1.0
+    lost = np.cumsum(np.where(best == 0, 0.0, 0.5), axis=1)  # all arm 0: run 0 misses rounds 5..19
+    share = metrics.change_diagnostics(np.zeros_like(actions), best, window=10, span=5, regret=lost)
+    assert share["post_change_regret_failed"] == 0.5 and share["post_change_fail_regret_share"] == pytest.approx(5 / 15)
     with pytest.raises(ValueError, match="best: must be an"):
         metrics.change_diagnostics(actions, best[0], window=10)
 

@@ -149,7 +149,9 @@ def evaluate_setting(learned: dict, base, drift: str, horizon: int, runs: int, q
     seed = setting_seed(drift, horizon)
 
     def diagnose(traj):
-        return metrics.change_diagnostics(traj.actions, traj.best, WINDOW, SPAN) if drift == "piecewise" else {}
+        if drift != "piecewise":
+            return {}
+        return metrics.change_diagnostics(traj.actions, traj.best, WINDOW, SPAN, regret=traj.regret)
 
     def ev(policy, name, p=None):
         return evaluate_policy(env, policy, seed, runs, p, progress=progress, name=name, extra=diagnose)
@@ -182,7 +184,8 @@ def evaluate_setting(learned: dict, base, drift: str, horizon: int, runs: int, q
         row = common.summary_row(res)
         row["final_regret_median"] = float(np.median(res["final_regret"]))
         for key in ("switch_latency_median", "switch_latency_p90", "switch_censored_share", "changes_measured",
-                    "post_change_fail_freq", "post_change_measured"):
+                    "post_change_fail_freq", "post_change_measured", "post_change_regret_failed",
+                    "post_change_regret_switched", "post_change_fail_regret_share"):
             if key in res:
                 row[key] = res[key]
         step = max(1, horizon // 100)
@@ -282,6 +285,7 @@ def table_rows(data: dict) -> dict[str, dict]:
                     "latency med": m.get("switch_latency_median"),
                     "latency p90": m.get("switch_latency_p90"),
                     "fail 50 after": m.get("post_change_fail_freq"),
+                    "share of regret in failed spans": m.get("post_change_fail_regret_share"),
                     "tuning": tuning,
                 }
     return out
