@@ -26,6 +26,7 @@ def quick(tmp_path_factory):
     return out
 
 
+@pytest.mark.figures  # the whole quick bench (about 40 s): the figures tier, which CI runs after the default one
 def test_quick_bench_writes_the_headline_keys(quick):
     res = json.loads(quick.read_text())
     for key in KEYS:
@@ -44,6 +45,7 @@ def test_quick_bench_writes_the_headline_keys(quick):
         assert scale[name]["plain"]["steps_per_s"] > 0 and scale[name]["sharded_vs_plain"] > 0
 
 
+@pytest.mark.figures
 def test_existing_output_is_refused_without_overwrite(quick, capsys):
     assert main(["bench", "--quick", "--out", str(quick)]) == 2
     assert "--overwrite" in capsys.readouterr().err

@@ -25,15 +25,26 @@ FORMS = {"token": {"time_query": "token"}, "pooled": {"time_query": "pooled"},
          "decay": {"time_query": "pooled", "recency": "decay"}}
 
 
-@pytest.fixture(scope="module", params=list(FORMS))
-def model(request):
-    """Random weights, pushed away from the near-uniform initialisation so that every path matters; both
-    kinds of time-attention query, and pooled queries with the learned recency decay."""
-    graphdef, params = eqm.init_model(dataclasses.replace(CFG, **FORMS[request.param]), jax.random.key(0))
+def _perturbed(form: str):
+    """Random weights, pushed away from the near-uniform initialisation so that every path matters."""
+    graphdef, params = eqm.init_model(dataclasses.replace(CFG, **FORMS[form]), jax.random.key(0))
     leaves, tree = jax.tree.flatten(params)
     keys = jax.random.split(jax.random.key(1), len(leaves))
     params = jax.tree.unflatten(tree, [x + 0.3 * jax.random.normal(k, x.shape) for x, k in zip(leaves, keys)])
     return graphdef, params
+
+
+@pytest.fixture(scope="module", params=["token", "pooled"])
+def model(request):
+    """Both kinds of time-attention query."""
+    return _perturbed(request.param)
+
+
+@pytest.fixture(scope="module", params=list(FORMS))
+def any_form(request):
+    """Both kinds of query and pooled queries with the learned recency decay: for the exactness tests (the
+    dense-grid reference, decode = teacher-forced, equivariance)."""
+    return _perturbed(request.param)
 
 
 def _history(K, T, seed=2):
@@ -63,16 +74,16 @@ def _dense_grid(graphdef, params, actions, rewards, K):
 
 
 @pytest.mark.parametrize("K", [2, 7])
-def test_teacher_forced_pass_equals_the_dense_grid(model, K):
+def test_teacher_forced_pass_equals_the_dense_grid(any_form, K):
     a, r = _history(K, 40)
-    fast = apply(*model, a, r, K)
+    fast = apply(*any_form, a, r, K)
     assert fast.shape == (40, K)
-    np.testing.assert_allclose(fast, _dense_grid(*model, a, r, K), atol=2e-5)
+    np.testing.assert_allclose(fast, _dense_grid(*any_form, a, r, K), atol=2e-5)
 
 
 @pytest.mark.parametrize("K", [3, 11])
-def test_decode_equals_the_teacher_forced_pass(model, K):
-    graphdef, params = model
+def test_decode_equals_the_teacher_forced_pass(any_form, K):
+    graphdef, params = any_form
     T = 33
     a, r = _history(K, T, seed=K)
 
@@ -88,12 +99,12 @@ def test_decode_equals_the_teacher_forced_pass(model, K):
     np.testing.assert_allclose(decoded(params, a, r), apply(graphdef, params, a, r, K), atol=2e-5)
 
 
-def test_relabelling_the_arms_permutes_the_policy_exactly(model):
+def test_relabelling_the_arms_permutes_the_policy_exactly(any_form):
     K, T = 6, 30
     a, r = _history(K, T, seed=5)
     perm = jnp.array([3, 0, 5, 1, 4, 2])  # arm i is called perm[i]
-    logits = apply(*model, a, r, K)
-    relabelled = apply(*model, perm[a], r, K)
+    logits = apply(*any_form, a, r, K)
+    relabelled = apply(*any_form, perm[a], r, K)
     np.testing.assert_allclose(relabelled[:, perm], logits, atol=1e-5)
 
 
@@ -124,7 +135,7 @@ def test_sft_loss_is_the_mean_nll_of_the_kept_actions(model):
     assert aux["nll"] == value
 
 
-def test_invalid_settings_are_one_line_errors(model):
+def test_invalid_settings_are_one_line_errors():
     with pytest.raises(ValueError, match="heads: must be a divisor of width"):
         eqm.EquivariantConfig(width=10, heads=3)
     with pytest.raises(ValueError, match="time_query: must be one of token, pooled"):
