@@ -150,15 +150,14 @@ def test_invalid_settings_are_one_line_errors():
         EquivariantBanditPolicy(CFG, 3, horizon=65)
 
 
-def test_the_recency_slopes_are_learned_and_zero_slopes_are_the_model_without_recency():
-    """The decay model's slopes start at 2^(-4-3h), get a gradient from the SFT loss, and with the slopes
-    driven to 0 the model is the pooled model without recency (same other weights: same logits)."""
+def test_the_recency_slopes_start_geometric_and_zero_slopes_are_the_model_without_recency():
+    """The decay model's slopes start at 2^(-4-3h), and with the slopes driven to 0 the model is the pooled
+    model without recency (same other weights: same logits). That training moves them is checked in
+    test_nonstationary_rmft (a drift bucket trains)."""
     decay_cfg = dataclasses.replace(CFG, time_query="pooled", recency="decay")
     graphdef, params = eqm.init_model(decay_cfg, jax.random.key(0))
     np.testing.assert_allclose(eqm.slopes(graphdef, params), [2.0**-4, 2.0**-7], rtol=1e-5)
     a, r = _history(3, 30, seed=9)
-    grads = jax.grad(lambda p: jax.jit(sft_loss(graphdef, 3))(p, a[None], r[None])[0])(params)
-    assert float(jnp.abs(grads["recency_rho"][...]).max()) > 0.0
     g0, p0 = eqm.init_model(dataclasses.replace(CFG, time_query="pooled"), jax.random.key(0))
     flat = dict(nnx.to_flat_state(params))
     flat[("recency_rho",)] = nnx.Param(jnp.full((2,), -80.0))  # softplus(-80) ~ 1.8e-35

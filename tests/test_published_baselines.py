@@ -16,6 +16,10 @@ import pytest
 from rmft_jax.experiments import get, published_baselines as pb
 
 
+# The whole `rmft figure published-baselines --quick` pipeline: the figures tier, which CI runs after the default one.
+pytestmark = pytest.mark.figures
+
+
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     out = tmp_path_factory.mktemp("published")

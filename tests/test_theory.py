@@ -374,6 +374,7 @@ def quick_report(tmp_path_factory):
     return out, json.loads((out / "theory_report.json").read_text())
 
 
+@pytest.mark.figures  # the whole `rmft theory --quick` pipeline: the figures tier
 def test_quick_cli_writes_the_contract(quick_report, capsys):
     out, rep = quick_report
     for env in ("env1_ball", "env2_simplex"):
@@ -393,6 +394,7 @@ def test_quick_cli_writes_the_contract(quick_report, capsys):
     assert "--overwrite" in capsys.readouterr().err
 
 
+@pytest.mark.figures  # the whole `rmft theory --quick` pipeline: the figures tier
 def test_quick_dynamics_converge_to_the_structure(quick_report):
     """Gradient descent on every LSA parameter reaches A = η*I (visible part), w·V = 0, bv = 0.
 
