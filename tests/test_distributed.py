@@ -257,6 +257,7 @@ def test_stopping_the_launcher_interrupts_every_process(tmp_path):
 # ----- issue 20, point 3: a multi-process run resumes as a multi-process run ---------------------
 
 
+@pytest.mark.figures  # about 20 s of two processes: the figures tier (CI runs it after the default one)
 def test_a_two_process_run_resumes_in_two_processes_bit_identical(runs, tmp_path):
     """Once: exit 2 with JAX's "does not support cross-host device transfers", twice, placeholders unfilled.
     The job interrupted after iteration 1 (its step 2 and metrics line 2 gone, as after a kill) resumes with

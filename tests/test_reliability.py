@@ -472,7 +472,8 @@ def test_sigint_during_the_first_compile_exits_130_and_the_run_resumes(tmp_path)
     assert rows[-1]["iteration"] == len(rows) and len(rows) <= done + 1
 
 
-@pytest.mark.parametrize("moment", ["after 5 iterations", "during a file write"])
+# "after 5 iterations" (about 20 s) runs in the figures tier, which CI runs after the default one
+@pytest.mark.parametrize("moment", [pytest.param("after 5 iterations", marks=pytest.mark.figures), "during a file write"])
 def test_sigkill_at_any_moment_resumes_bit_identical(moment, tmp_path):
     """Point 3: ``kill -9`` of ``rmft train`` mid-run (after some iterations, or while a temporary
     file of an atomic write exists), then ``--resume``: the same parameters and metrics as a run

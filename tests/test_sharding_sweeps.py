@@ -54,6 +54,7 @@ def test_sweep_seeds_equals_separate_runs():
             np.testing.assert_allclose(metrics[k][i], m[k], atol=METRIC_ATOL, rtol=0)
 
 
+@pytest.mark.figures  # about 20 s; the seed sweep above stays in the default tier (the figures tier: CI, after it)
 def test_sweep_over_learning_rates_equals_separate_runs():
     """A (learning rate × seed) grid in one program: each cell is the run with that seed and
     rmft.learning_rate (the learning rate travels traced; the optimiser state keeps its structure)."""
