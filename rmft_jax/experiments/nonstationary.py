@@ -23,7 +23,7 @@ tapes and seeds for every method of a setting. Methods:
   T / Υ)``, ``γ = 1 − ¼ sqrt(Υ/T)``); smooth drifts from ``T`` and the expected variation
   budget ``V_T`` of the setting (:func:`~rmft_jax.policies.nonstationary.budget_window`:
   ``τ = (K ln K)^{1/3} (T/V_T)^{2/3}``, ``γ = 1 − 1/τ``); discounted TS takes D-UCB's ``γ``;
-* the same three **grid-tuned**: the best (lowest mean dynamic regret) of ``GRID`` and the
+* the same three **grid-tuned**: the best (lowest mean dynamic regret) of ``GRID`` (full mode) and the
   theory-tuned value on the very runs being scored — an oracle the model does not get; the
   values tried and their regrets are recorded.
 
@@ -78,11 +78,10 @@ QUICK_TRAIN = {
 NO_RECENCY = {**TRAIN, "model": dict(TRAIN["model"], recency="none")}
 RUNS, QUICK_RUNS = 1000, 100
 STRETCH = 4  # evaluated at the training horizon and at STRETCH times it
-NONSTATIONARY = ("sw_ucb", "discounted_ucb", "discounted_thompson")
-GRID = {"sw_ucb": ("window", (10, 20, 40, 80, 160, 320, 640)),
-        "discounted_ucb": ("gamma", (0.8, 0.9, 0.95, 0.975, 0.99, 0.995, 0.999)),
-        "discounted_thompson": ("gamma", (0.8, 0.9, 0.95, 0.975, 0.99, 0.995, 0.999))}
-QUICK_GRID: dict = {}  # quick mode: no grid-tuned baselines (each grid value compiles its own rollout)
+# The non-stationary baselines and the setting their tuning sets (SW-UCB's window, the others' discount).
+TUNED = {"sw_ucb": "window", "discounted_ucb": "gamma", "discounted_thompson": "gamma"}
+# The grid of each setting (full mode; quick mode has no grid-tuned baselines: each value compiles its own rollout).
+GRID = {"window": (10, 20, 40, 80, 160, 320, 640), "gamma": (0.8, 0.9, 0.95, 0.975, 0.99, 0.995, 0.999)}
 WINDOW, SPAN = 10, 50  # change_diagnostics: the majority stretch and the post-change failure span
 BUDGET_PATHS = 1000  # mean paths drawn (with their own key) to set V_T for the theory tuning
 
@@ -164,20 +163,17 @@ def evaluate_setting(learned: dict, base, drift: str, horizon: int, runs: int, q
     out["thompson"] = ev(make_policy("thompson", env), "thompson")
     budget = expected_budget(env, seed)
     theory = theory_tuning(env, budget)
-    grid_spec = QUICK_GRID if quick else GRID
     grid = {}
-    for name in NONSTATIONARY:
-        field = "window" if name == "sw_ucb" else "gamma"
+    for name, field in TUNED.items():
         out[f"{name} (theory)"] = ev(tuned(name, env, field, theory[field]), name)
-        if name not in grid_spec:
+        if quick:
             continue
-        gfield, values = grid_spec[name]
         # the grid's values that fit the horizon, and the theory-tuned value: the oracle is never worse than theory
-        values = sorted({v for v in values if gfield != "window" or v <= horizon} | {theory[gfield]})
-        scored = {v: ev(tuned(name, env, gfield, v), name) for v in values}
+        values = sorted({v for v in GRID[field] if field != "window" or v <= horizon} | {theory[field]})
+        scored = {v: ev(tuned(name, env, field, v), name) for v in values}
         best = min(scored, key=lambda v: scored[v]["final_regret_mean"])
         out[f"{name} (grid)"] = scored[best]
-        grid[name] = {"field": gfield, "best": best,
+        grid[name] = {"field": field, "best": best,
                       "regret": {str(v): r["final_regret_mean"] for v, r in scored.items()}}
     rows = {}
     for name, res in out.items():
@@ -192,7 +188,7 @@ def evaluate_setting(learned: dict, base, drift: str, horizon: int, runs: int, q
         row["curve"] = {"t": list(range(step, horizon + 1, step)),
                         "regret_mean": [float(x) for x in res["regret_mean"][step - 1 :: step]]}
         rows[name] = row
-    best_theory = min(rows[f"{n} (theory)"]["final_regret_mean"] for n in NONSTATIONARY)
+    best_theory = min(rows[f"{n} (theory)"]["final_regret_mean"] for n in TUNED)
     best_grid = min((rows[f"{n} (grid)"]["final_regret_mean"] for n in grid), default=None)
     for row in rows.values():
         row["ratio_to_best_theory"] = row["final_regret_mean"] / best_theory
@@ -238,7 +234,7 @@ def run(out_dir="figures", quick: bool = False, overwrite: bool = False, progres
                                                "seconds")} for r in rows],
                   "variants": variants},
         "setting": {"arms": ARMS, "noise": NOISE, "reward": "gaussian", "stretch": STRETCH,
-                    "grid": {n: {"field": f, "values": list(v)} for n, (f, v) in (QUICK_GRID if quick else GRID).items()},
+                    "grid": {} if quick else {n: {"field": f, "values": list(GRID[f])} for n, f in TUNED.items()},
                     "diagnostics": {"window": WINDOW, "span": SPAN}},
         "results": table,
         "timing": {"total_s": time.perf_counter() - t0, "device": common.device_summary()},
